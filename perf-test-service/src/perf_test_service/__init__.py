@@ -1,0 +1,17 @@
+"""The perf-test service: create_app() builds its Flask API."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.app_factory import create_service_app
+from shared.celery_factory import make_celery
+from perf_test_service.config import PerfTestSettings, get_settings
+
+
+def create_app(settings: PerfTestSettings | None = None) -> Flask:
+    """Build the API app; tests pass their own settings."""
+    settings = settings or get_settings()
+    app = create_service_app(__name__, settings)
+    make_celery(settings.service_name, settings, include=["perf_test_service.tasks"], flask_app=app)
+    return app

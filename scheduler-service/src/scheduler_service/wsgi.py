@@ -1,0 +1,5 @@
+"""`gunicorn scheduler_service.wsgi:app`."""
+
+from scheduler_service import create_app
+
+app = create_app()

@@ -1,0 +1,52 @@
+"""The parts of create_app every service shares: logging, auth, errors, db, health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from shared import __version__
+from shared.auth import init_auth
+from shared.config import BaseServiceSettings
+from shared.db import Database
+from shared.errors import register_error_handlers
+from shared.health import Check, health_blueprint, redis_check, worker_check
+from shared.logging import configure_logging, init_request_logging
+from shared.names import SERVICE_QUEUE
+from shared.openapi import openapi_blueprint
+
+
+def api_prefix(service: str) -> str:
+    return f"/api/v1/{service}"
+
+
+def create_service_app(
+    import_name: str,
+    settings: BaseServiceSettings,
+    *,
+    extra_checks: dict[str, Callable[[], None]] | None = None,
+) -> Flask:
+    """Return a Flask app wired with the platform's extensions for one service."""
+    service = settings.service_name
+    configure_logging(settings.log_level)
+    app = Flask(import_name)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.extensions["settings"] = settings
+    db = Database(settings.sqlalchemy_url)
+    db.init_app(app)
+    init_request_logging(app)
+    init_auth(app, settings.auth_secret)
+    register_error_handlers(app)
+
+    timeout = settings.ready_check_timeout_s
+    checks: dict[str, Check] = {
+        "database": db.ping,
+        "redis": redis_check(settings.redis_url, timeout),
+        "worker": worker_check(settings.redis_url, SERVICE_QUEUE[service], timeout),
+    }
+    checks.update(extra_checks or {})
+    prefix = api_prefix(service)
+    app.register_blueprint(health_blueprint(service, checks, timeout), url_prefix=prefix)
+    app.register_blueprint(openapi_blueprint(f"TestFleet {service} API", __version__), url_prefix=prefix)
+    return app

@@ -1,0 +1,136 @@
+"""JWT bearer auth: roles viewer < tester < admin, `sub` is the user id."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from functools import wraps
+
+import jwt
+from flask import Flask, current_app, g, request
+
+from shared.errors import Forbidden, NotFound, Unauthorized
+
+ALGORITHM = "HS256"
+
+
+class Role(IntEnum):
+    viewer = 1
+    tester = 2
+    admin = 3
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def encode_token(secret: str, user_id: str, role: str, ttl_s: int = 12 * 3600) -> str:
+    """Sign a token for user_id with role; it expires after ttl_s seconds."""
+    Role[role]  # raises KeyError for an unknown role
+    now = int(time.time())
+    payload = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def decode_token(secret: str, token: str) -> User:
+    """Verify signature, expiry and claims; raise Unauthorized otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "role"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token expired") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid token: {exc}") from None
+    sub, role = claims.get("sub"), claims.get("role")
+    if not isinstance(sub, str) or not sub or role not in Role.__members__:
+        raise Unauthorized("token lacks a valid sub or role")
+    return User(id=sub, role=Role[role])
+
+
+def public(view):
+    """Mark a view as reachable without a token (health, ready, openapi)."""
+    view.is_public = True
+    return view
+
+
+def init_auth(app: Flask, secret: str) -> None:
+    """Require a valid bearer token on every endpoint not marked @public."""
+
+    @app.before_request
+    def _authenticate():
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is None or getattr(view, "is_public", False):
+            return  # unknown routes fall through to the JSON 404/405
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing bearer token")
+        g.user = decode_token(secret, token.strip())
+
+    app.config["AUTH_SECRET"] = secret
+
+
+def current_user() -> User:
+    """Return the authenticated user of this request."""
+    user = g.get("user")
+    if user is None:
+        raise Unauthorized("missing bearer token")
+    return user
+
+
+def require_role(minimum: str):
+    """Decorator: the caller's role must be at least `minimum`."""
+    needed = Role[minimum]
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if user.role < needed:
+                raise Forbidden(f"requires role {minimum} or higher")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def can_read(user: User, owner: str) -> bool:
+    """Admins and viewers read everything; testers read what they own."""
+    return user.role is not Role.tester or owner == user.id
+
+
+def can_write(user: User, owner: str) -> bool:
+    """Admins change everything; testers change what they own; viewers nothing."""
+    return user.is_admin or (user.role is Role.tester and owner == user.id)
+
+
+def check_readable(user: User, owner: str, what: str = "resource") -> None:
+    """404 (not 403) for what a tester does not own, so ids do not leak."""
+    if not can_read(user, owner):
+        raise NotFound(f"{what} not found")
+
+
+def check_writable(user: User, owner: str, what: str = "resource") -> None:
+    check_readable(user, owner, what)
+    if not can_write(user, owner):
+        raise Forbidden(f"your role may not change this {what}")
+
+
+def owner_filter(stmt, owner_column, user: User):
+    """Restrict a select to what the user may read."""
+    if user.role is Role.tester:
+        return stmt.where(owner_column == user.id)
+    return stmt
+
+
+def secret() -> str:
+    return current_app.config["AUTH_SECRET"]

@@ -1,0 +1,83 @@
+"""Typed settings, read from the environment once, with local defaults that need no setup."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secret: `make up` prints it; any other ENVIRONMENT refuses it.
+DEV_AUTH_SECRET = "testfleet-dev-secret-change-me-0123456789abcdef"
+
+# Seconds added on top of the longest run: time to save results after a soft limit,
+# then margin so Redis never redelivers a run that is still alive.
+SOFT_LIMIT_GRACE_S = 60
+VISIBILITY_MARGIN_S = 300
+
+
+class BaseServiceSettings(BaseSettings):
+    """Settings every process reads; each service subclasses it."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "testfleet"
+
+    environment: Literal["development", "test", "production"] = "development"
+    auth_secret: str = DEV_AUTH_SECRET
+    token_ttl_s: int = Field(default=12 * 3600, gt=0)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str | None = None
+    var_dir: Path = Path("var")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    result_retention_days: int = Field(default=30, ge=1)
+    # The longest run any task of this service may take; Celery limits derive from it.
+    max_run_seconds: int = Field(default=3600, gt=0)
+    ready_check_timeout_s: float = Field(default=2.0, gt=0)
+    worker_alive_ttl_s: int = Field(default=15, gt=2)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_development(self) -> BaseServiceSettings:
+        if self.environment != "development":
+            if self.auth_secret == DEV_AUTH_SECRET:
+                raise ValueError("AUTH_SECRET must be set outside development")
+            if len(self.auth_secret) < 32:
+                raise ValueError("AUTH_SECRET must be at least 32 characters outside development")
+        return self
+
+    @cached_property
+    def resolved_var_dir(self) -> Path:
+        """Return the absolute var directory, created on first use."""
+        path = self.var_dir.resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return DATABASE_URL, or a SQLite file under var/ named after the service."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.resolved_var_dir / (self.service_name + '.db')}"
+
+    @property
+    def task_soft_time_limit(self) -> int:
+        return self.max_run_seconds + 30
+
+    @property
+    def task_time_limit(self) -> int:
+        return self.max_run_seconds + SOFT_LIMIT_GRACE_S
+
+    @property
+    def visibility_timeout(self) -> int:
+        return self.task_time_limit + VISIBILITY_MARGIN_S
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgres:// and postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

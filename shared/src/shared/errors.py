@@ -1,0 +1,129 @@
+"""The contract's JSON error shape for every error, Flask's own included."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, jsonify
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class APIError(Exception):
+    """An error the API answers with on purpose."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code:
+            self.code = code
+
+
+class BadRequest(APIError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(APIError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(APIError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(APIError):
+    status, code = 404, "not_found"
+
+
+class Conflict(APIError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(APIError):
+    status, code = 422, "validation_error"
+
+
+class ServiceUnavailable(APIError):
+    status, code = 503, "service_unavailable"
+
+
+def error_response(status: int, code: str, message: str, details: Any = None):
+    """Build the contract's error body with the given status."""
+    body = {"error": {"code": code, "message": message, "details": details}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """Flatten pydantic errors into [{field, message}] with dotted field paths."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        out.append({"field": field, "message": err.get("msg", "invalid")})
+    return out
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, expected or not, in the contract's JSON shape."""
+
+    @app.errorhandler(APIError)
+    def _api_error(exc: APIError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        details = validation_details(exc)
+        first = details[0] if details else {"field": "body", "message": "invalid"}
+        return error_response(422, "validation_error", f"{first['field']}: {first['message']}", details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = exc.description or exc.name
+        if status == 400 and "JSON" in (exc.description or ""):
+            return error_response(400, "invalid_json", "request body is not valid JSON")
+        return error_response(status, HTTP_CODES.get(status, "http_error"), message)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeoutError)
+    @app.errorhandler(DBAPIError)
+    def _database_down(exc: Exception):
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "database_unavailable", "the database is not reachable; retry shortly")
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    def _broker_down(exc: Exception):
+        log.warning("redis unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "broker_unavailable", "the broker is not reachable; retry shortly")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error")

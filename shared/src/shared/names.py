@@ -1,0 +1,49 @@
+"""Queue, task and beat-entry names: the one place these strings are spelled."""
+
+# Queues: one per worker pool. Workers run `-Q <queue>` and nothing else.
+WEB_QUEUE = "web"
+PERF_QUEUE = "perf"
+MAINTENANCE_QUEUE = "maintenance"
+ALL_QUEUES = (WEB_QUEUE, PERF_QUEUE, MAINTENANCE_QUEUE)
+
+# Services, as they appear in URLs (/api/v1/<service>/...) and in settings.
+WEB_TEST_SERVICE = "web-test"
+PERF_TEST_SERVICE = "perf-test"
+SCHEDULER_SERVICE = "scheduler"
+SERVICE_QUEUE = {
+    WEB_TEST_SERVICE: WEB_QUEUE,
+    PERF_TEST_SERVICE: PERF_QUEUE,
+    SCHEDULER_SERVICE: MAINTENANCE_QUEUE,
+}
+
+# Task names. The prefix before the dot picks the queue (see TASK_ROUTES).
+WEB_PING = "web.ping"
+WEB_RUN_SCRIPT = "web.run_script"
+WEB_CLEANUP_OLD_RESULTS = "web.cleanup_old_results"
+WEB_REAP_STUCK_RUNS = "web.reap_stuck_runs"
+
+PERF_PING = "perf.ping"
+PERF_RUN_SCENARIO = "perf.run_scenario"
+PERF_CLEANUP_OLD_RESULTS = "perf.cleanup_old_results"
+PERF_REAP_STUCK_RUNS = "perf.reap_stuck_runs"
+
+MAINTENANCE_PING = "maintenance.ping"
+MAINTENANCE_FIRE_SCHEDULE = "maintenance.fire_schedule"
+MAINTENANCE_RECORD_JOB = "maintenance.record_job"
+
+PING_TASK = {WEB_QUEUE: WEB_PING, PERF_QUEUE: PERF_PING, MAINTENANCE_QUEUE: MAINTENANCE_PING}
+
+TASK_ROUTES = {
+    "web.*": {"queue": WEB_QUEUE},
+    "perf.*": {"queue": PERF_QUEUE},
+    "maintenance.*": {"queue": MAINTENANCE_QUEUE},
+}
+
+# Beat entries (scheduler-service sends them by task name, never by import).
+BEAT_CLEANUP_WEB = "cleanup-old-results-web"
+BEAT_CLEANUP_PERF = "cleanup-old-results-perf"
+BEAT_REAP_WEB = "reap-stuck-runs-web"
+BEAT_REAP_PERF = "reap-stuck-runs-perf"
+
+# Redis keys written by workers so /ready can tell a queue has a live consumer.
+WORKER_ALIVE_KEY = "testfleet:worker-alive:{queue}:{hostname}"

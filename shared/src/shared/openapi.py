@@ -1,0 +1,138 @@
+"""An OpenAPI 3 document per service, built from the routes and their pydantic schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify
+from pydantic import BaseModel
+
+from shared.auth import public
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+        }
+    },
+}
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
+_PARAM_TYPES = {"int": {"type": "integer"}, "string": {"type": "string"}, None: {"type": "string"}}
+
+
+def document(
+    summary: str,
+    *,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | dict | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    query: dict[str, dict] | None = None,
+    content_type: str = "application/json",
+):
+    """Attach OpenAPI metadata to a view function."""
+
+    def decorate(view):
+        view.openapi = {
+            "summary": summary,
+            "body": body,
+            "response": response,
+            "status": status,
+            "errors": errors,
+            "query": query or {},
+            "content_type": content_type,
+        }
+        return view
+
+    return decorate
+
+
+def _schema_ref(model: type[BaseModel] | dict, components: dict) -> dict:
+    if isinstance(model, dict):
+        return model
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
+    """Walk the app's url_map and describe every route."""
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        meta = getattr(view, "openapi", None) or {"summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0]}
+        path = _CONVERTER.sub(lambda m: "{" + m.group("name") + "}", rule.rule)
+        params = [
+            {"name": m.group("name"), "in": "path", "required": True, "schema": _PARAM_TYPES.get(m.group("conv"), {"type": "string"})}
+            for m in _CONVERTER.finditer(rule.rule)
+        ]
+        for name, schema in meta.get("query", {}).items():
+            params.append({"name": name, "in": "query", "required": False, "schema": schema})
+        is_public = getattr(view, "is_public", False)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op: dict[str, Any] = {"summary": meta["summary"], "operationId": f"{rule.endpoint}.{method.lower()}"}
+            if params:
+                op["parameters"] = params
+            if meta.get("body") is not None:
+                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema_ref(meta["body"], components)}}}
+            status = str(meta.get("status", 200))
+            resp_schema = meta.get("response")
+            content_type = meta.get("content_type", "application/json")
+            ok: dict[str, Any] = {"description": "success"}
+            if resp_schema is not None:
+                ok["content"] = {content_type: {"schema": _schema_ref(resp_schema, components)}}
+            elif content_type == "application/json":
+                ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+            else:
+                ok["content"] = {content_type: {"schema": {"type": "string"}}}
+            responses = {status: ok}
+            error_codes = set(meta.get("errors", ())) | {400, 413, 503}
+            if not is_public:
+                error_codes |= {401}
+                op["security"] = [{"bearerAuth": []}]
+            if params:
+                error_codes.add(404)
+            if meta.get("body") is not None or meta.get("query"):
+                error_codes.add(422)
+            for code in sorted(error_codes):
+                responses[str(code)] = {
+                    "description": "error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            op["responses"] = responses
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def openapi_blueprint(title: str, version: str) -> Blueprint:
+    """Route /openapi.json: the service's OpenAPI 3 document."""
+    bp = Blueprint("openapi", __name__)
+
+    @bp.get("/openapi.json")
+    @public
+    def openapi_json():
+        """This service's OpenAPI 3 document."""
+        doc = current_app.extensions.get("openapi_doc")
+        if doc is None:
+            doc = current_app.extensions["openapi_doc"] = build_document(current_app, title, version)
+        return jsonify(doc)
+
+    return bp

@@ -1,0 +1,233 @@
+"""Pytest plugin: real Redis, real databases, real worker processes, tokens, deadlines.
+
+Services opt in with `pytest_plugins = ["shared.testing"]` in their conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shared import names
+from shared.auth import encode_token
+from shared.redis_client import redis_from_url
+
+TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+def free_port() -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll predicate until it returns a truthy value; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # keep polling; report the last error at the deadline
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+class RedisServer:
+    """A redis-server of the test session's own, on a free port, stoppable."""
+
+    def __init__(self, workdir: Path, appendonly: bool = False):
+        self.workdir = workdir
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", ""]
+        args += ["--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis_from_url(self.url, 0.5)
+        wait_until(client.ping, 10, 0.05, what=f"redis-server on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session's Redis, emptied before each test."""
+    if redis_server.proc is None:
+        redis_server.start()
+    redis_from_url(redis_server.url).flushall()
+    yield redis_server.url
+
+
+def _postgres_database(base_url: str) -> tuple[str, Callable[[], None]]:
+    """Create a throwaway database on the server of base_url; return its URL and a dropper."""
+    from shared.config import normalize_database_url
+
+    url = make_url(normalize_database_url(base_url))
+    name = f"testfleet_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+    def drop() -> None:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture()
+def database_url(tmp_path) -> Iterator[str]:
+    """A fresh, empty database: PostgreSQL when TEST_DATABASE_URL is set, else SQLite."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        url, drop = _postgres_database(base)
+        yield url
+        drop()
+    else:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture()
+def make_token() -> Callable[..., str]:
+    """make_token(role, user=None, secret=TEST_SECRET, ttl=3600) -> JWT."""
+
+    def _make(role: str, user: str | None = None, secret: str = TEST_SECRET, ttl: int = 3600) -> str:
+        return encode_token(secret, user or f"{role}-user", role, ttl)
+
+    return _make
+
+
+@pytest.fixture()
+def auth_header(make_token) -> Callable[..., dict]:
+    """auth_header(role, user=None) -> {"Authorization": "Bearer ..."}."""
+
+    def _header(role: str, user: str | None = None) -> dict:
+        return {"Authorization": f"Bearer {make_token(role, user)}"}
+
+    return _header
+
+
+class WorkerProcess:
+    """A real `celery worker` subprocess in its own process group."""
+
+    def __init__(self, app_module: str, queue: str, env: dict[str, str], name: str | None = None, concurrency: int = 1):
+        self.app_module = app_module
+        self.queue = queue
+        self.hostname = name or f"{queue}-{uuid.uuid4().hex[:6]}@test"
+        self.env = {**os.environ, **env}
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="worker-", suffix=".log")[1])
+
+    def start(self, wait: bool = True, timeout: float = 60) -> WorkerProcess:
+        cmd = [
+            sys.executable, "-m", "celery", "-A", self.app_module, "worker",
+            "-Q", self.queue, "-n", self.hostname, "-c", str(self.concurrency),
+            "--pool", "prefork", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        ]  # fmt: skip
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def alive_key(self) -> str:
+        return names.WORKER_ALIVE_KEY.format(queue=self.queue, hostname=self.hostname)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        client = redis_from_url(self.env["REDIS_URL"], 1.0)
+
+        def ready():
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited: {self.log.read_text()[-2000:]}")
+            return client.exists(self.alive_key())
+
+        wait_until(ready, timeout, 0.2, what=f"worker {self.hostname} ready")
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        try:  # reap pool children left in the group
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (parent and pool children)."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+            self.proc = None
+
+
+@pytest.fixture()
+def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
+    """start_worker(app_module, queue, env, **kw) -> a started WorkerProcess, stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def _start(app_module: str, queue: str, env: dict[str, str], **kwargs) -> WorkerProcess:
+        wait = kwargs.pop("wait", True)
+        worker = WorkerProcess(app_module, queue, env, **kwargs)
+        started.append(worker)
+        return worker.start(wait=wait)
+
+    yield _start
+    for worker in started:
+        worker.stop()

@@ -1,0 +1,24 @@
+"""Settings of the web-test service (API and worker)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from shared.config import BaseServiceSettings
+
+
+class WebTestSettings(BaseServiceSettings):
+    service_name = "web-test"
+
+    # A script's timeout_ms may not exceed this; Celery's limits derive from it.
+    max_run_seconds: int = Field(default=1800, gt=0, validation_alias="WEB_MAX_RUN_SECONDS")
+    selenium_remote_url: str | None = None
+    chromedriver_path: str = "/usr/bin/chromedriver"
+
+
+@lru_cache
+def get_settings() -> WebTestSettings:
+    """The process's settings, read from the environment once."""
+    return WebTestSettings()

@@ -1,0 +1,5 @@
+"""`gunicorn web_test_service.wsgi:app`."""
+
+from web_test_service import create_app
+
+app = create_app()
