@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what TestFleet needs on this machine: OS packages (Debian/Ubuntu) and the venv.
+# Idempotent: installs only what is missing; the venv is refreshed when a pyproject changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OS_PACKAGES=(redis-server nginx chromium chromium-driver)
+need_os=()
+command -v redis-server >/dev/null || need_os+=(redis-server)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_os+=(nginx)
+[[ -x /usr/bin/chromium ]] || need_os+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need_os+=(chromium-driver)
+if ((${#need_os[@]})); then
+  if ! command -v apt-get >/dev/null; then
+    echo "install.sh: missing ${need_os[*]} and no apt-get here; install them (${OS_PACKAGES[*]}) yourself" >&2
+    exit 1
+  fi
+  SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+  echo "install.sh: installing OS packages: ${need_os[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_os[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "install.sh: creating .venv" >&2
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.testfleet-installed
+inputs=$(cat requirements-dev.txt shared/pyproject.toml ./*-service/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$inputs" ]]; then
+  echo "install.sh: installing Python packages into .venv" >&2
+  if [[ ! -x .venv/bin/uv ]]; then
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
+    .venv/bin/python -m pip install -q uv  # uv installs ~4x faster than pip here
+  fi
+  VIRTUAL_ENV=$PWD/.venv .venv/bin/uv pip install -q \
+    -e shared -e web-test-service -e perf-test-service -e scheduler-service -r requirements-dev.txt
+  echo "$inputs" > "$stamp"
+fi

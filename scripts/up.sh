@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# `make up`: install what is missing, then run every TestFleet process in the foreground
+# under honcho. Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+scripts/install.sh
+
+# Development defaults; every one can be overridden from the environment.
+export ENVIRONMENT=${ENVIRONMENT:-development}
+export VAR_DIR=${VAR_DIR:-$ROOT/var}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export GATEWAY_PORT=${GATEWAY_PORT:-8080}
+export WEB_TEST_PORT=${WEB_TEST_PORT:-5001}
+export PERF_TEST_PORT=${PERF_TEST_PORT:-5002}
+export SCHEDULER_PORT=${SCHEDULER_PORT:-5003}
+export FLOWER_PORT=${FLOWER_PORT:-5555}
+export WEB_WORKER_CONCURRENCY=${WEB_WORKER_CONCURRENCY:-2}
+export PERF_WORKER_CONCURRENCY=${PERF_WORKER_CONCURRENCY:-2}
+export FLOWER_BASIC_AUTH=${FLOWER_BASIC_AUTH:-admin:testfleet}
+export FLOWER_COOKIE_SECRET=${FLOWER_COOKIE_SECRET:-testfleet-dev-cookie-secret}
+export PATH=$ROOT/.venv/bin:$PATH:/usr/sbin
+auth_note=""
+if [[ -z ${AUTH_SECRET:-} ]]; then
+  auth_note=" (development default; set AUTH_SECRET for anything shared)"
+fi
+
+mkdir -p "$VAR_DIR"/{redis,state,gateway,heartbeat}
+
+processes=(web-test-api web-test-worker perf-test-api perf-test-worker scheduler-api
+           maintenance-worker beat flower gateway)
+if python -m shared redis-answers --wait 0.5; then
+  echo "up: using the Redis that answers at $REDIS_URL"
+else
+  hostport=${REDIS_URL#redis://}; hostport=${hostport%%/*}; hostport=${hostport##*@}
+  host=${hostport%%:*}; port=${hostport##*:}; [[ $port == "$hostport" ]] && port=6379
+  if [[ $host != 127.0.0.1 && $host != localhost ]]; then
+    echo "up: no Redis answers at $REDIS_URL and it is not local; start it or unset REDIS_URL" >&2
+    exit 1
+  fi
+  export REDIS_PORT=$port
+  processes=(redis "${processes[@]}")
+  echo "up: starting redis-server on port $REDIS_PORT (AOF in $VAR_DIR/redis)"
+fi
+
+python gateway/render.py "$VAR_DIR/gateway" >/dev/null
+nginx -t -q -p "$VAR_DIR/gateway" -c "$VAR_DIR/gateway/nginx.conf"
+
+for pkg in web_test_service perf_test_service scheduler_service; do
+  python -m shared migrate "$pkg"
+done
+
+GW="http://127.0.0.1:$GATEWAY_PORT"
+cat <<MSG
+
+TestFleet is starting (Ctrl-C stops everything):
+  gateway       $GW
+  web-test API  $GW/api/v1/web-test/   (ready: $GW/api/v1/web-test/ready)
+  perf-test API $GW/api/v1/perf-test/  (ready: $GW/api/v1/perf-test/ready)
+  scheduler API $GW/api/v1/scheduler/  and $GW/api/v1/schedules
+  Flower        $GW/flower/  (basic auth: $FLOWER_BASIC_AUTH)
+  AUTH_SECRET   ${AUTH_SECRET:+set from the environment}${auth_note}
+  token         make token USER=alice ROLE=tester
+
+MSG
+exec honcho start -f Procfile -d "$ROOT" "${processes[@]}"

@@ -1,0 +1,23 @@
+"""Exceptions that decide how a failing step affects the run's verdict."""
+
+from __future__ import annotations
+
+
+class StepFailure(Exception):
+    """The page is not as the script expects: the step fails and the run stops as failed."""
+
+
+class VerificationFailure(StepFailure):
+    """A verify* mismatch: the step fails but the run goes on (soft failure)."""
+
+
+class ScriptError(Exception):
+    """The script itself is broken (unknown locator, bad argument): the run ends in error."""
+
+
+class StopRequested(Exception):
+    """should_stop() returned true: the run ends as stopped."""
+
+
+class ScriptTimeout(Exception):
+    """The script's overall deadline passed: the run ends in error."""
