@@ -4,7 +4,8 @@
 # Runs from the official image's /docker-entrypoint.d before nginx starts; fails closed.
 set -eu
 
-out="${FLOWER_HTPASSWD_FILE:-/etc/nginx/flower.htpasswd}"
+# FLOWER_HTPASSWD is also the path the template gives auth_basic_user_file.
+out="${FLOWER_HTPASSWD:-/etc/nginx/flower.htpasswd}"
 
 if [ -z "${FLOWER_BASIC_AUTH:-}" ]; then
     echo "$0: FLOWER_BASIC_AUTH is not set; refusing to serve /flower/metrics unguarded" >&2

@@ -7,6 +7,7 @@ Reads the same variables as the container (see defaults below) from the environm
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import sys
 from pathlib import Path
@@ -29,6 +30,9 @@ def local_defaults(prefix: Path) -> dict[str, str]:
         "GATEWAY_ACCESS_LOG": str(prefix / "access.log"),
         "GATEWAY_PREFIX": str(prefix),
         "NGINX_MIME_TYPES": "/etc/nginx/mime.types",
+        # A root master would drop workers to `nobody`, who cannot read a private var dir:
+        # locally the workers keep the user that runs `make up`.
+        "GATEWAY_USER_DIRECTIVE": f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else "",
     }
 
 
@@ -58,12 +62,7 @@ def render(prefix: Path, env: dict[str, str] | None = None) -> Path:
     user, _, password = env.get("FLOWER_BASIC_AUTH", "admin:testfleet").partition(":")
     htpasswd = Path(values["FLOWER_HTPASSWD"])
     htpasswd.write_text(f"{user}:{{PLAIN}}{password}\n")
-    htpasswd.chmod(0o640)
-    if os.geteuid() == 0:  # nginx workers drop to nobody: let them read it
-        import pwd
-
-        nobody = pwd.getpwnam("nobody")
-        os.chown(htpasswd, 0, nobody.pw_gid)
+    htpasswd.chmod(0o600)
     return conf
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from perf_test_service.config import PerfTestSettings, get_settings
 from shared.app_factory import create_service_app
 from shared.celery_factory import make_celery
-from perf_test_service.config import PerfTestSettings, get_settings
 
 
 def create_app(settings: PerfTestSettings | None = None) -> Flask:

@@ -21,4 +21,11 @@ def create_app(settings: SchedulerSettings | None = None) -> Flask:
         beat_max_loop_interval=settings.beat_max_loop_interval_s,
         beat_schedule={},  # entries arrive with the scheduler issue
     )
+    register_blueprints(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from scheduler_service.views.status import bp as status_bp
+
+    app.register_blueprint(status_bp, url_prefix="/api/v1/scheduler")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Blueprint, Flask, jsonify
 
 from shared import __version__
-from shared.auth import init_auth
+from shared.auth import current_user, init_auth
 from shared.config import BaseServiceSettings
 from shared.db import Database
 from shared.errors import register_error_handlers
@@ -48,5 +48,19 @@ def create_service_app(
     checks.update(extra_checks or {})
     prefix = api_prefix(service)
     app.register_blueprint(health_blueprint(service, checks, timeout), url_prefix=prefix)
+    app.register_blueprint(identity_blueprint(), url_prefix=prefix)
     app.register_blueprint(openapi_blueprint(f"TestFleet {service} API", __version__), url_prefix=prefix)
     return app
+
+
+def identity_blueprint() -> Blueprint:
+    """Route /me: who the bearer token says the caller is."""
+    bp = Blueprint("identity", __name__)
+
+    @bp.get("/me")
+    def me():
+        """The caller's user id and role, from the token."""
+        user = current_user()
+        return jsonify({"user": user.id, "role": user.role.name})
+
+    return bp

@@ -42,9 +42,7 @@ def encode_token(secret: str, user_id: str, role: str, ttl_s: int = 12 * 3600) -
 def decode_token(secret: str, token: str) -> User:
     """Verify signature, expiry and claims; raise Unauthorized otherwise."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "role"]}
-        )
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "role"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token expired") from None
     except jwt.PyJWTError as exc:

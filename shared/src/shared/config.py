@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secret: `make up` prints it; any other ENVIRONMENT refuses it.
-DEV_AUTH_SECRET = "testfleet-dev-secret-change-me-0123456789abcdef"
+DEV_AUTH_SECRET = "testfleet-dev-secret-change-me-0123456789abcdef"  # noqa: S105 (refused outside development)
 
 # Seconds added on top of the longest run: time to save results after a soft limit,
 # then margin so Redis never redelivers a run that is still alive.
@@ -79,5 +79,5 @@ def normalize_database_url(url: str) -> str:
     """Use the psycopg 3 driver for plain postgres:// and postgresql:// URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -89,8 +89,18 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     return out
 
 
+class JSONErrorRequest(Request):
+    """A request whose malformed JSON body is a 400 `invalid_json` naming the parse error."""
+
+    def on_json_loading_failed(self, e: ValueError | None):
+        if e is None:  # wrong content type: Flask answers 415
+            return super().on_json_loading_failed(e)
+        raise BadRequest(f"request body is not valid JSON: {e}", code="invalid_json")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, expected or not, in the contract's JSON shape."""
+    app.request_class = JSONErrorRequest
 
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
@@ -106,8 +116,6 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         message = exc.description or exc.name
-        if status == 400 and "JSON" in (exc.description or ""):
-            return error_response(400, "invalid_json", "request body is not valid JSON")
         return error_response(status, HTTP_CODES.get(status, "http_error"), message)
 
     @app.errorhandler(OperationalError)

@@ -2,7 +2,8 @@
 
 Flower inspects workers only when it starts (or on ?refresh=1), so workers that come up
 after it, or are scaled out later, are missing from /flower/api/workers. This launcher
-re-inspects every FLOWER_REFRESH_S seconds. Usage: `python -m shared.flower <celery args>`.
+re-inspects every TESTFLEET_FLOWER_REFRESH_S seconds (not FLOWER_*: Flower
+reads every FLOWER_* variable as one of its options and exits on unknown ones). Usage: `python -m shared.flower <celery args>`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from celery.__main__ import main as celery_main
 from flower.app import Flower
 from tornado.ioloop import PeriodicCallback
 
-REFRESH_S = float(os.environ.get("FLOWER_REFRESH_S", "10"))
+REFRESH_S = float(os.environ.get("TESTFLEET_FLOWER_REFRESH_S", "10"))
 _original_start = Flower.start
 
 

@@ -60,6 +60,7 @@ def init_request_logging(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
+        response.headers["X-TestFleet-Service"] = app.extensions["settings"].service_name
         rid = g.get("request_id")
         if rid:
             response.headers[REQUEST_ID_HEADER] = rid

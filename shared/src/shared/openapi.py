@@ -73,7 +73,12 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
         meta = getattr(view, "openapi", None) or {"summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0]}
         path = _CONVERTER.sub(lambda m: "{" + m.group("name") + "}", rule.rule)
         params = [
-            {"name": m.group("name"), "in": "path", "required": True, "schema": _PARAM_TYPES.get(m.group("conv"), {"type": "string"})}
+            {
+                "name": m.group("name"),
+                "in": "path",
+                "required": True,
+                "schema": _PARAM_TYPES.get(m.group("conv"), {"type": "string"}),
+            }
             for m in _CONVERTER.finditer(rule.rule)
         ]
         for name, schema in meta.get("query", {}).items():
@@ -84,7 +89,10 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
             if params:
                 op["parameters"] = params
             if meta.get("body") is not None:
-                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema_ref(meta["body"], components)}}}
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _schema_ref(meta["body"], components)}},
+                }
             status = str(meta.get("status", 200))
             resp_schema = meta.get("response")
             content_type = meta.get("content_type", "application/json")

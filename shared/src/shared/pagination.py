@@ -22,7 +22,9 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise Unprocessable(f"{name}: must be an integer", details=[{"field": name, "message": "not an integer"}]) from None
+        raise Unprocessable(
+            f"{name}: must be an integer", details=[{"field": name, "message": "not an integer"}]
+        ) from None
     if not lo <= value <= hi:
         raise Unprocessable(
             f"{name}: must be between {lo} and {hi}", details=[{"field": name, "message": f"out of range {lo}..{hi}"}]

@@ -78,6 +78,13 @@ LOCK_KEY = "testfleet:run-lock:{run_id}"
 STOP_KEY = "testfleet:run-stop:{run_id}"
 
 
+# Compare-and-act in one step so a lock that expired and was taken over is left alone.
+_REFRESH_IF_HOLDER = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"
+)
+_RELEASE_IF_HOLDER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+
 class RunLock:
     """A per-run lock so a redelivered task never executes a run twice at once.
 
@@ -95,12 +102,10 @@ class RunLock:
 
     def refresh(self) -> bool:
         """Extend the lock if this holder still owns it."""
-        script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"
-        return bool(self.client.eval(script, 1, self.key, self.token, self.ttl_s))
+        return bool(self.client.eval(_REFRESH_IF_HOLDER, 1, self.key, self.token, self.ttl_s))
 
     def release(self) -> None:
-        script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-        self.client.eval(script, 1, self.key, self.token)
+        self.client.eval(_RELEASE_IF_HOLDER, 1, self.key, self.token)
 
 
 def request_stop(client: Redis, run_id: str, ttl_s: int = 24 * 3600) -> None:

@@ -5,6 +5,7 @@ Services opt in with `pytest_plugins = ["shared.testing"]` in their conftest.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -47,7 +48,9 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         except Exception as exc:  # keep polling; report the last error at the deadline
             last_exc = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else "")
+    )
 
 
 class RedisServer:
@@ -172,7 +175,9 @@ class WorkerProcess:
             "--pool", "prefork", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ]  # fmt: skip
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         if wait:
             self.wait_ready(timeout)
         return self
@@ -200,19 +205,15 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-        try:  # reap pool children left in the group
+        with contextlib.suppress(ProcessLookupError):  # reap pool children left in the group
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc = None
 
     def kill(self) -> None:
         """SIGKILL the whole worker (parent and pool children)."""
         if self.proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(5)
             self.proc = None
 
@@ -231,3 +232,77 @@ def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
     yield _start
     for worker in started:
         worker.stop()
+
+
+def service_settings(settings_cls, redis_url: str, database_url: str, var_dir: Path, **overrides):
+    """Settings for a service under test: its own Redis, database and var dir."""
+    return settings_cls(
+        redis_url=redis_url,
+        database_url=database_url,
+        auth_secret=TEST_SECRET,
+        environment="test",
+        var_dir=var_dir,
+        **overrides,
+    )
+
+
+def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """The same settings as environment variables, for worker and API subprocesses."""
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "AUTH_SECRET": TEST_SECRET,
+        "ENVIRONMENT": "test",
+        "VAR_DIR": str(var_dir),
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }
+
+
+class BackgroundProcess:
+    """Any long-running command (gunicorn, nginx) in its own process group, logged to a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None):
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
+
+    def start(self) -> BackgroundProcess:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
+def wait_for_http(url: str, timeout: float = 30, status: int | None = None) -> None:
+    """Wait until url answers (any status, or the given one)."""
+    import urllib.error
+    import urllib.request
+
+    def answers():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (test URL)
+                code = resp.status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        return status is None or code == status
+
+    wait_until(answers, timeout, 0.1, what=f"{url} to answer")

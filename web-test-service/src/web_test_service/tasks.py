@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 from celery import shared_task
 
 from shared import names
 
 
-@shared_task(name=names.WEB_PING, ignore_result=False)
-def ping() -> dict:
-    """Answer with the worker's host and queue (diagnostics, routing tests)."""
-    return {"queue": names.WEB_QUEUE, "host": socket.gethostname()}
+@shared_task(name=names.WEB_PING, bind=True, ignore_result=False)
+def ping(self) -> dict:
+    """Answer with the worker's node name and queue (diagnostics, routing tests)."""
+    return {"queue": names.WEB_QUEUE, "worker": self.request.hostname}

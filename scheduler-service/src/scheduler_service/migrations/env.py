@@ -1,6 +1,6 @@
 """Alembic environment of the scheduler service."""
 
-from shared.migrations import run_env
 from scheduler_service.models import Base
+from shared.migrations import run_env
 
 run_env(Base.metadata, version_table="alembic_version_scheduler")

@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.create_table(
         "perf_runs",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("scenario_id", sa.String(32), sa.ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True, index=True),
+        sa.Column(
+            "scenario_id", sa.String(32), sa.ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
         sa.Column("owner", sa.String(200), nullable=False, index=True),
         sa.Column("state", sa.String(16), nullable=False, index=True),
         sa.Column("task_id", sa.String(64), nullable=True),

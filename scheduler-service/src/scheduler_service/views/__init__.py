@@ -1,0 +1,1 @@
+"""HTTP views of the scheduler service."""

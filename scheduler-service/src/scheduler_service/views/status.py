@@ -1,0 +1,22 @@
+"""GET /api/v1/scheduler/status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from scheduler_service.status import platform_status
+from shared.auth import require_role
+from shared.openapi import document
+from shared.redis_client import redis_from_url
+
+bp = Blueprint("status", __name__)
+
+
+@bp.get("/status")
+@require_role("viewer")
+@document("Every service's readiness, the workers online and the length of every queue.")
+def status():
+    """Every service's readiness, the workers online and the length of every queue."""
+    settings = current_app.extensions["settings"]
+    client = redis_from_url(settings.redis_url, settings.ready_check_timeout_s)
+    return jsonify(platform_status(client, settings.ready_urls, settings.ready_check_timeout_s))

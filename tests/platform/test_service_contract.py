@@ -1,0 +1,141 @@
+"""Every service keeps the common contract: health, ready, openapi, auth, errors, migrations."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from shared.migrations import downgrade, upgrade
+from shared.testing import TEST_SECRET, service_env, service_settings
+from tests.platform.services import SERVICES
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(params=SERVICES, ids=[s.name for s in SERVICES])
+def service(request):
+    return request.param
+
+
+@pytest.fixture()
+def app(service, redis_url, database_url, tmp_path):
+    settings = service_settings(service.settings_cls(), redis_url, database_url, tmp_path)
+    upgrade(service.package, settings.sqlalchemy_url)
+    app = service.create_app(settings)
+    yield app
+    app.extensions["db"].dispose()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def protected_rules(app):
+    """Every route that is not marked public, with a concrete URL for each."""
+    rules = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint == "static" or getattr(view, "is_public", False):
+            continue
+        url = rule.rule
+        for arg in rule.arguments:
+            url = url.replace(f"<{arg}>", "x").replace(f"<int:{arg}>", "1").replace(f"<string:{arg}>", "x")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            rules.append((method, url))
+    return rules
+
+
+def test_health_needs_no_token_and_no_io(client, service):
+    resp = client.get(f"{service.prefix}/health")
+    assert resp.status_code == 200
+    assert resp.json == {"status": "ok", "service": service.name}
+    assert resp.headers["X-TestFleet-Service"] == service.name
+
+
+def test_ready_names_the_missing_worker(client, service):
+    resp = client.get(f"{service.prefix}/ready")
+    assert resp.status_code == 503
+    body = resp.json["error"]
+    assert body["code"] == "not_ready"
+    assert "worker" in body["message"]
+    checks = body["details"]["checks"]
+    assert checks["database"]["ok"] and checks["redis"]["ok"]
+    assert checks["worker"]["ok"] is False and service.queue in checks["worker"]["error"]
+
+
+def test_ready_with_a_real_worker(client, service, redis_url, database_url, tmp_path, start_worker):
+    start_worker(service.worker_module, service.queue, service_env(redis_url, database_url, tmp_path))
+    resp = client.get(f"{service.prefix}/ready")
+    assert resp.status_code == 200, resp.json
+    assert set(resp.json["checks"]) == {"database", "redis", "worker"}
+
+
+def test_openapi_document_describes_every_route(client, service, app):
+    resp = client.get(f"{service.prefix}/openapi.json")
+    assert resp.status_code == 200
+    doc = resp.json
+    assert doc["openapi"].startswith("3.")
+    assert f"{service.prefix}/health" in doc["paths"]
+    assert "security" not in doc["paths"][f"{service.prefix}/health"]["get"]
+    for method, url in protected_rules(app):
+        path = next(p for p in doc["paths"] if p.split("{")[0] == url.split("x")[0] or p == url)
+        assert doc["paths"][path][method.lower()]["security"] == [{"bearerAuth": []}]
+
+
+def _bad_tokens(make_token):
+    now = int(time.time())
+    expired = jwt.encode({"sub": "alice", "role": "admin", "exp": now - 10}, TEST_SECRET, algorithm="HS256")
+    wrong_key = make_token("admin", secret="another-secret-0123456789abcdef0123456789")
+    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
+    claims = jwt.utils.base64url_encode(f'{{"sub":"alice","role":"admin","exp":{now + 600}}}'.encode()).decode()
+    alg_none = f"{header}.{claims}."
+    no_role = jwt.encode({"sub": "alice", "exp": now + 600}, TEST_SECRET, algorithm="HS256")
+    return {"missing": None, "expired": expired, "bad signature": wrong_key, "alg none": alg_none, "no role": no_role}
+
+
+def test_every_protected_endpoint_refuses_bad_tokens(client, app, make_token):
+    rules = protected_rules(app)
+    assert rules, "each service has protected endpoints (at least /me)"
+    for method, url in rules:
+        for label, token in _bad_tokens(make_token).items():
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            resp = client.open(url, method=method, headers=headers, json={})
+            assert resp.status_code == 401, f"{method} {url} with {label} token -> {resp.status_code}"
+            assert resp.json["error"]["code"] == "unauthorized"
+
+
+def test_me_reads_the_token(client, service, auth_header):
+    resp = client.get(f"{service.prefix}/me", headers=auth_header("tester", "alice"))
+    assert resp.status_code == 200
+    assert resp.json == {"user": "alice", "role": "tester"}
+
+
+def test_flask_errors_are_json(client, service, auth_header):
+    missing = client.get(f"{service.prefix}/no-such-thing", headers=auth_header("admin"))
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+    wrong_method = client.delete(f"{service.prefix}/health")
+    assert wrong_method.status_code == 405 and wrong_method.json["error"]["code"] == "method_not_allowed"
+
+
+def test_request_id_is_adopted_and_echoed(client, service):
+    resp = client.get(f"{service.prefix}/health", headers={"X-Request-Id": "req-123"})
+    assert resp.headers["X-Request-Id"] == "req-123"
+    generated = client.get(f"{service.prefix}/health").headers["X-Request-Id"]
+    assert len(generated) == 32
+
+
+def test_migrations_upgrade_and_downgrade(service, database_url):
+    settings_url = service_settings(service.settings_cls(), "redis://unused", database_url, "/tmp").sqlalchemy_url
+    upgrade(service.package, settings_url)
+    engine = create_engine(settings_url)
+    tables = set(inspect(engine).get_table_names())
+    version_table = f"alembic_version_{service.package.removesuffix('_service')}"
+    assert version_table in tables
+    assert len(tables) >= 3
+    downgrade(service.package, settings_url)
+    assert set(inspect(engine).get_table_names()) == {version_table}
+    engine.dispose()
