@@ -14,6 +14,7 @@ class ServiceUnderTest:
     package: str
     settings_class: str
     queue: str
+    has_beat: bool = False
 
     @property
     def worker_module(self) -> str:
@@ -37,5 +38,7 @@ class ServiceUnderTest:
 SERVICES = [
     ServiceUnderTest(names.WEB_TEST_SERVICE, "web_test_service", "WebTestSettings", names.WEB_QUEUE),
     ServiceUnderTest(names.PERF_TEST_SERVICE, "perf_test_service", "PerfTestSettings", names.PERF_QUEUE),
-    ServiceUnderTest(names.SCHEDULER_SERVICE, "scheduler_service", "SchedulerSettings", names.MAINTENANCE_QUEUE),
+    ServiceUnderTest(
+        names.SCHEDULER_SERVICE, "scheduler_service", "SchedulerSettings", names.MAINTENANCE_QUEUE, has_beat=True
+    ),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import time
 
 import jwt
@@ -9,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from shared.migrations import downgrade, upgrade
-from shared.testing import TEST_SECRET, service_env, service_settings
+from shared.testing import TEST_SECRET, BackgroundProcess, service_env, service_settings, wait_until
 from tests.platform.services import SERVICES
 
 pytestmark = pytest.mark.timeout(120)
@@ -30,22 +32,39 @@ def app(service, redis_url, database_url, tmp_path):
 
 
 @pytest.fixture()
+def start_beat():
+    """start_beat(env): a real `celery beat` of the scheduler, stopped after the test."""
+    started = []
+
+    def _start(env):
+        args = [sys.executable, "-m", "celery", "-A", "scheduler_service.worker", "beat",
+                "-S", "scheduler_service.beat:LockedScheduler", "--loglevel", "INFO"]  # fmt: skip
+        started.append(BackgroundProcess(args, env).start())
+
+    yield _start
+    for beat in started:
+        beat.stop()
+
+
+@pytest.fixture()
 def client(app):
     return app.test_client()
 
 
+CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
 def protected_rules(app):
-    """Every route that is not marked public, with a concrete URL for each."""
+    """Every route not marked public: (method, OpenAPI path template, a concrete URL)."""
     rules = []
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         if rule.endpoint == "static" or getattr(view, "is_public", False):
             continue
-        url = rule.rule
-        for arg in rule.arguments:
-            url = url.replace(f"<{arg}>", "x").replace(f"<int:{arg}>", "1").replace(f"<string:{arg}>", "x")
+        template = CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
+        url = CONVERTER.sub(lambda m: "1" if m.group(1) == "int" else "x", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            rules.append((method, url))
+            rules.append((method, template, url))
     return rules
 
 
@@ -67,11 +86,15 @@ def test_ready_names_the_missing_worker(client, service):
     assert checks["worker"]["ok"] is False and service.queue in checks["worker"]["error"]
 
 
-def test_ready_with_a_real_worker(client, service, redis_url, database_url, tmp_path, start_worker):
-    start_worker(service.worker_module, service.queue, service_env(redis_url, database_url, tmp_path))
-    resp = client.get(f"{service.prefix}/ready")
-    assert resp.status_code == 200, resp.json
-    assert set(resp.json["checks"]) == {"database", "redis", "worker"}
+def test_ready_with_a_real_worker(client, service, redis_url, database_url, tmp_path, start_worker, start_beat):
+    env = service_env(redis_url, database_url, tmp_path)
+    start_worker(service.worker_module, service.queue, env)
+    expected = {"database", "redis", "worker"}
+    if service.has_beat:
+        start_beat(env)  # the scheduler is ready only while a beat ticks
+        expected.add("beat")
+    wait_until(lambda: client.get(f"{service.prefix}/ready").status_code == 200, 60, 0.2, what="ready")
+    assert set(client.get(f"{service.prefix}/ready").json["checks"]) == expected
 
 
 def test_openapi_document_describes_every_route(client, service, app):
@@ -81,9 +104,8 @@ def test_openapi_document_describes_every_route(client, service, app):
     assert doc["openapi"].startswith("3.")
     assert f"{service.prefix}/health" in doc["paths"]
     assert "security" not in doc["paths"][f"{service.prefix}/health"]["get"]
-    for method, url in protected_rules(app):
-        path = next(p for p in doc["paths"] if p.split("{")[0] == url.split("x")[0] or p == url)
-        assert doc["paths"][path][method.lower()]["security"] == [{"bearerAuth": []}]
+    for method, template, _url in protected_rules(app):
+        assert doc["paths"][template][method.lower()]["security"] == [{"bearerAuth": []}]
 
 
 def _bad_tokens(make_token):
@@ -100,7 +122,7 @@ def _bad_tokens(make_token):
 def test_every_protected_endpoint_refuses_bad_tokens(client, app, make_token):
     rules = protected_rules(app)
     assert rules, "each service has protected endpoints (at least /me)"
-    for method, url in rules:
+    for method, _template, url in rules:
         for label, token in _bad_tokens(make_token).items():
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             resp = client.open(url, method=method, headers=headers, json={})

@@ -14,4 +14,12 @@ def create_app(settings: PerfTestSettings | None = None) -> Flask:
     settings = settings or get_settings()
     app = create_service_app(__name__, settings)
     make_celery(settings.service_name, settings, include=["perf_test_service.tasks"], flask_app=app)
+    register_blueprints(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from perf_test_service.views import runs, scenarios
+
+    app.register_blueprint(scenarios.bp, url_prefix="/api/v1/perf-test/scenarios")
+    app.register_blueprint(runs.bp, url_prefix="/api/v1/perf-test/runs")

@@ -20,8 +20,7 @@ REQUEST_OPTIONS = {"allow_redirects": False}
 
 # Cloud metadata endpoints outside link-local space; like link-local they are refused unless listed verbatim.
 _METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(address)
-    for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+    ipaddress.ip_address(address) for address in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
 )
 _LINK_LOCAL_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
 

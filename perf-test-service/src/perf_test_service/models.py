@@ -1,10 +1,10 @@
-"""Tables the perf-test service owns: scenarios and their runs."""
+"""Tables the perf-test service owns: scenarios and their runs (with report and CSV)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import UTCDateTime, make_base, utcnow
@@ -14,6 +14,8 @@ Base = make_base()
 
 
 class Scenario(Base):
+    """A declarative scenario, or (admins only) a raw locustfile with a host and thresholds."""
+
     __tablename__ = "scenarios"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -26,11 +28,33 @@ class Scenario(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
+
+
 class Run(RunColumns, Base):
     __tablename__ = "perf_runs"
+    # At most one active run per scenario, enforced by the database.
+    __table_args__ = (
+        Index(
+            "uq_perf_runs_active_scenario",
+            "scenario_id",
+            unique=True,
+            sqlite_where=ACTIVE_RUN_WHERE,
+            postgresql_where=ACTIVE_RUN_WHERE,
+        ),
+    )
 
     scenario_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("scenarios.id", ondelete="SET NULL"), index=True, nullable=True
     )
+    scenario_name: Mapped[str] = mapped_column(String(300), default="")
     params: Mapped[dict] = mapped_column(JSON, default=dict)
-    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
+    users: Mapped[int] = mapped_column(Integer, default=0)
+    # Live while running (about once a second), final once settled.
+    stats: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    history: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    thresholds: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    worker_count: Mapped[int] = mapped_column(Integer, default=0)
+    report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stats_csv: Mapped[str | None] = mapped_column(Text, nullable=True)

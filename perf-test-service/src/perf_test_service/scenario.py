@@ -156,7 +156,7 @@ def parse_run_time(value: Any) -> int:
         else:
             match = _RUN_TIME_PATTERN.fullmatch(text)
             if not text or match is None:
-                raise ValueError(f"run_time {value!r} is not a duration like '30s', '5m', '1h30m' or a number of seconds")
+                raise ValueError(f"run_time {value!r} is not a duration like '30s', '5m', '1h30m' or seconds")
             seconds = int(match["h"] or 0) * 3600 + int(match["m"] or 0) * 60 + int(match["s"] or 0)
     else:
         raise ValueError("run_time must be a duration like '30s', '5m', '1h30m' or a number of seconds")
@@ -220,4 +220,3 @@ def parse_run_params(
     """Validate run parameters against the service's caps; raises pydantic.ValidationError naming the field."""
     context = {"max_users": max_users, "max_run_seconds": max_run_seconds, "max_workers": max_workers}
     return RunParams.model_validate(data, context=context)
-

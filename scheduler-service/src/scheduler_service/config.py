@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from scheduler_service.cron import validate_cron
 from shared.config import BaseServiceSettings
 
 
@@ -17,10 +18,38 @@ class SchedulerSettings(BaseServiceSettings):
     # RedBeat's lock: a standby beat takes over this many seconds after the holder dies.
     beat_lock_timeout_s: int = Field(default=30, ge=5)
     beat_max_loop_interval_s: int = Field(default=5, ge=1)
+    # /ready fails when the active beat's last tick is older than this (default 3 loops + 10 s).
+    beat_tick_max_age_s: float | None = Field(default=None, gt=0)
+    # How long a fired (entry, slot) key lives; it only has to outlast a split-brain overlap.
+    beat_fire_guard_ttl_s: int = Field(default=600, ge=10)
+    # A diagnostic entry sending maintenance.ping every N seconds (off unless set).
+    beat_ping_interval_s: float | None = Field(default=None, gt=0)
+
+    # System jobs: the daily cleanup (UTC cron) and the reaper of runs whose worker is gone.
+    cleanup_cron: str = "0 2 * * *"
+    reaper_interval_s: float = Field(default=60, gt=0)
+    reaper_heartbeat_timeout_s: int = Field(default=120, gt=0)
+
+    # Cron schedules: how often beat asks the maintenance worker which slots are due, how
+    # late a slot may still fire (after beat downtime), and the HTTP timeout of a firing.
+    schedule_evaluate_interval_s: float = Field(default=60, gt=0)
+    schedule_misfire_grace_s: int = Field(default=300, gt=0)
+    schedule_fire_timeout_s: float = Field(default=10, gt=0)
+    schedule_token_ttl_s: int = Field(default=300, ge=30)
+
     # Where /status asks each service's /ready (compose and k8s point these at services).
     web_test_url: str = "http://127.0.0.1:5001"
     perf_test_url: str = "http://127.0.0.1:5002"
     scheduler_url: str = "http://127.0.0.1:5003"
+
+    @field_validator("cleanup_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return validate_cron(value)
+
+    @property
+    def beat_tick_limit_s(self) -> float:
+        return self.beat_tick_max_age_s or 3 * self.beat_max_loop_interval_s + 10
 
     @property
     def ready_urls(self) -> dict[str, str]:
@@ -29,6 +58,11 @@ class SchedulerSettings(BaseServiceSettings):
             "perf-test": f"{self.perf_test_url}/api/v1/perf-test/ready",
             "scheduler": f"{self.scheduler_url}/api/v1/scheduler/ready",
         }
+
+    @property
+    def target_urls(self) -> dict[str, str]:
+        """Base URL of each service a schedule may target."""
+        return {"web-test": self.web_test_url, "perf-test": self.perf_test_url}
 
 
 @lru_cache

@@ -18,6 +18,8 @@ class Schedule(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner: Mapped[str] = mapped_column(String(200), index=True)
+    # The owner's role when the schedule was created: a firing runs with it.
+    owner_role: Mapped[str] = mapped_column(String(16), default="tester")
     name: Mapped[str] = mapped_column(String(300))
     cron: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -25,6 +27,9 @@ class Schedule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_outcome: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The latest cron slot that fired or that an edit passed over: a slot fires only
+    # if it is later, and claiming it is one conditional UPDATE (once per slot).
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -28,6 +28,19 @@ def service_readiness(url: str, timeout_s: float) -> dict:
         return {"ready": False, "status": None, "error": f"{exc.__class__.__name__}: {exc}"}
 
 
+def beat_status(redis_client: Redis, max_age_s: float) -> dict:
+    """Which beat is active and how long ago it ticked."""
+    from scheduler_service.beat import BEAT_HOLDER_KEY, last_tick_age_s
+
+    age = last_tick_age_s(redis_client)
+    holder = redis_client.get(BEAT_HOLDER_KEY)
+    return {
+        "active": holder.decode() if isinstance(holder, bytes) else holder,
+        "last_tick_age_s": None if age is None else round(age, 1),
+        "ok": age is not None and age <= max_age_s,
+    }
+
+
 def platform_status(redis_client: Redis, ready_urls: dict[str, str], timeout_s: float) -> dict:
     """Gather readiness (in parallel), workers and queue lengths."""
     with ThreadPoolExecutor(max_workers=len(ready_urls) or 1) as pool:

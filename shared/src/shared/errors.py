@@ -97,6 +97,12 @@ class JSONErrorRequest(Request):
             return super().on_json_loading_failed(e)
         raise BadRequest(f"request body is not valid JSON: {e}", code="invalid_json")
 
+    def get_json(self, *args, **kwargs):
+        try:
+            return super().get_json(*args, **kwargs)
+        except RecursionError:  # json.loads recurses once per nesting level
+            raise BadRequest("request body is nested too deeply", code="invalid_json") from None
+
 
 def register_error_handlers(app: Flask) -> None:
     """Answer every error, expected or not, in the contract's JSON shape."""

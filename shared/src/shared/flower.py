@@ -2,8 +2,9 @@
 
 Flower inspects workers only when it starts (or on ?refresh=1), so workers that come up
 after it, or are scaled out later, are missing from /flower/api/workers. This launcher
-re-inspects every TESTFLEET_FLOWER_REFRESH_S seconds (not FLOWER_*: Flower
-reads every FLOWER_* variable as one of its options and exits on unknown ones). Usage: `python -m shared.flower <celery args>`.
+re-inspects every TESTFLEET_FLOWER_REFRESH_S seconds (not FLOWER_*: Flower reads every
+FLOWER_* variable as one of its options and exits on unknown ones).
+Usage: `python -m shared.flower <celery args>`.
 """
 
 from __future__ import annotations

@@ -47,3 +47,12 @@ BEAT_REAP_PERF = "reap-stuck-runs-perf"
 
 # Redis keys written by workers so /ready can tell a queue has a live consumer.
 WORKER_ALIVE_KEY = "testfleet:worker-alive:{queue}:{hostname}"
+
+# Scheduler additions: schedule evaluation, the diagnostic ping entry, system job names.
+MAINTENANCE_EVALUATE_SCHEDULES = "maintenance.evaluate_schedules"
+BEAT_EVALUATE_SCHEDULES = "evaluate-schedules"
+BEAT_PING_MAINTENANCE = "ping-maintenance"
+# System jobs as services report them with MAINTENANCE_RECORD_JOB (kwargs job, service, outcome).
+JOB_CLEANUP_OLD_RESULTS = "cleanup_old_results"
+JOB_REAP_STUCK_RUNS = "reap_stuck_runs"
+SYSTEM_JOBS = (JOB_CLEANUP_OLD_RESULTS, JOB_REAP_STUCK_RUNS)

@@ -59,6 +59,7 @@ class RunColumns:
             "state": self.state,
             "owner": self.owner,
             "priority": self.priority,
+            "attempts": self.attempts,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),

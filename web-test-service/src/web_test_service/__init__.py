@@ -14,4 +14,12 @@ def create_app(settings: WebTestSettings | None = None) -> Flask:
     settings = settings or get_settings()
     app = create_service_app(__name__, settings)
     make_celery(settings.service_name, settings, include=["web_test_service.tasks"], flask_app=app)
+    register_blueprints(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    from web_test_service.views import runs, scripts
+
+    app.register_blueprint(scripts.bp, url_prefix="/api/v1/web-test/scripts")
+    app.register_blueprint(runs.bp, url_prefix="/api/v1/web-test/runs")

@@ -16,6 +16,9 @@ class WebTestSettings(BaseServiceSettings):
     max_run_seconds: int = Field(default=1800, gt=0, validation_alias="WEB_MAX_RUN_SECONDS")
     selenium_remote_url: str | None = None
     chromedriver_path: str = "/usr/bin/chromedriver"
+    # A browser that cannot start is retried this often, waiting backoff * 2**attempt seconds.
+    browser_start_retries: int = Field(default=3, ge=0, le=10)
+    browser_start_backoff_s: float = Field(default=2.0, ge=0)
 
 
 @lru_cache

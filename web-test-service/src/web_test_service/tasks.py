@@ -2,12 +2,84 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
 
-from shared import names
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+
+from shared import names, system_jobs
+from shared.redis_client import redis_from_url
+from shared.runs import RunState, stop_requested
+from web_test_service.execution import BrowserUnavailable, execute_run, settle_after_crash
+from web_test_service.models import Run, Screenshot, Step
+from web_test_service.runner.driver import make_driver
+
+log = logging.getLogger(__name__)
+
+
+def _db():
+    return current_app.extensions["db"]
+
+
+def _settings():
+    return current_app.extensions["settings"]
 
 
 @shared_task(name=names.WEB_PING, bind=True, ignore_result=False)
 def ping(self) -> dict:
     """Answer with the worker's node name and queue (diagnostics, routing tests)."""
     return {"queue": names.WEB_QUEUE, "worker": self.request.hostname}
+
+
+@shared_task(name=names.WEB_RUN_SCRIPT, bind=True, max_retries=None)
+def run_script(self, run_id: str) -> dict:
+    """Execute one web run; a browser that cannot start is retried with backoff, nothing else is."""
+    settings = _settings()
+    redis = redis_from_url(settings.redis_url)
+    try:
+        outcome = execute_run(
+            run_id,
+            sessions=_db().session_factory,
+            redis=redis,
+            driver_factory=lambda: make_driver(settings),
+            is_last_attempt=self.request.retries >= settings.browser_start_retries,
+        )
+    except BrowserUnavailable as exc:
+        countdown = settings.browser_start_backoff_s * 2**self.request.retries
+        raise self.retry(exc=exc, countdown=countdown) from None
+    except SoftTimeLimitExceeded:
+        # Either the time limit, or a stop the runner did not notice (revoke with SIGUSR1).
+        if stop_requested(redis, run_id):
+            settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="stopped",
+                               message="stopped by the user", state=RunState.stopped)  # fmt: skip
+            return {"run_id": run_id, "state": RunState.stopped}
+        settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="timeout",
+                           message="the run exceeded its time limit")  # fmt: skip
+        raise
+    except Exception as exc:
+        log.exception("run %s crashed", run_id)
+        settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="internal_error",
+                           message=f"{exc.__class__.__name__}: {exc}")  # fmt: skip
+        raise
+    return {"run_id": run_id, "state": outcome.state, "skipped": outcome.skipped_reason}
+
+
+@shared_task(name=names.WEB_CLEANUP_OLD_RESULTS)
+def cleanup_old_results(retention_days: int | None = None) -> dict:
+    """Delete this service's runs (steps, screenshots) older than the retention; idempotent."""
+    return system_jobs.cleanup_old_results(sessions=_db().session_factory, celery=_celery(), settings=_settings(),
+                                           run_model=Run, children=(Screenshot, Step),
+                                           retention_days=retention_days)  # fmt: skip
+
+
+@shared_task(name=names.WEB_REAP_STUCK_RUNS)
+def reap_stuck_runs(heartbeat_timeout_s: int = 120) -> dict:
+    """Settle runs whose worker is gone: requeue once, else error 'worker lost'."""
+    return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), settings=_settings(), run_model=Run,
+                            task_name=names.WEB_RUN_SCRIPT, queue=names.WEB_QUEUE,
+                            heartbeat_timeout_s=heartbeat_timeout_s)  # fmt: skip
+
+
+def _celery():
+    return current_app.extensions["celery"]

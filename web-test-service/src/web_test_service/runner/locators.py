@@ -45,7 +45,7 @@ def xpath_literal(text: str) -> str:
     if '"' not in text:
         return f'"{text}"'
     parts = text.split("'")
-    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in parts) + ")"
+    return "concat(" + ', "\'", '.join(f"'{part}'" for part in parts) + ")"
 
 
 def css_string(text: str) -> str:

@@ -13,6 +13,7 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
+ACTIVE = sa.text("state IN ('queued', 'running')")
 
 
 def upgrade() -> None:
@@ -33,6 +34,7 @@ def upgrade() -> None:
         sa.Column(
             "scenario_id", sa.String(32), sa.ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True, index=True
         ),
+        sa.Column("scenario_name", sa.String(300), nullable=False),
         sa.Column("owner", sa.String(200), nullable=False, index=True),
         sa.Column("state", sa.String(16), nullable=False, index=True),
         sa.Column("task_id", sa.String(64), nullable=True),
@@ -44,10 +46,26 @@ def upgrade() -> None:
         sa.Column("heartbeat_at", TS, nullable=True),
         sa.Column("error", sa.JSON(), nullable=True),
         sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("elapsed_ms", sa.Integer(), nullable=False),
+        sa.Column("users", sa.Integer(), nullable=False),
+        sa.Column("stats", sa.JSON(), nullable=True),
+        sa.Column("history", sa.JSON(), nullable=True),
+        sa.Column("thresholds", sa.JSON(), nullable=True),
+        sa.Column("worker_count", sa.Integer(), nullable=False),
+        sa.Column("report_html", sa.Text(), nullable=True),
+        sa.Column("stats_csv", sa.Text(), nullable=True),
+    )
+    op.create_index(
+        "uq_perf_runs_active_scenario",
+        "perf_runs",
+        ["scenario_id"],
+        unique=True,
+        sqlite_where=ACTIVE,
+        postgresql_where=ACTIVE,
     )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_perf_runs_active_scenario", table_name="perf_runs")
     op.drop_table("perf_runs")
     op.drop_table("scenarios")

@@ -1,0 +1,1 @@
+"""HTTP views of the perf-test service: thin layers over service.py."""

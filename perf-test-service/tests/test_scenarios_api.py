@@ -1,0 +1,110 @@
+"""Scenarios API: CRUD, validation, raw locustfiles for admins only, host policy, run limits, ownership."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+API = "/api/v1/perf-test"
+SCENARIO = {
+    "name": "home page",
+    "host": "http://127.0.0.1:8999",
+    "requests": [{"name": "home", "method": "GET", "path": "/", "expect_status": 200, "weight": 3},
+                 {"name": "create", "method": "POST", "path": "/items", "json": {"a": 1}}],
+    "wait_time_ms": {"min": 0, "max": 10},
+    "thresholds": {"max_failure_ratio": 0.01, "p95_ms": 500},
+}  # fmt: skip
+LOCUSTFILE = """from locust import HttpUser, task
+
+
+class U(HttpUser):
+    @task
+    def home(self):
+        self.client.get("/")
+"""
+
+
+def test_crud_round_trip(client, auth_header):
+    alice = auth_header("tester", "alice")
+    created = client.post(f"{API}/scenarios", json=SCENARIO, headers=alice)
+    assert created.status_code == 201, created.json
+    sid = created.json["id"]
+    assert created.json["requests"][1]["json"] == {"a": 1}
+    assert client.get(f"{API}/scenarios", headers=alice).json["total"] == 1
+    assert client.put(f"{API}/scenarios/{sid}", json={**SCENARIO, "name": "v2"}, headers=alice).json["name"] == "v2"
+    assert client.delete(f"{API}/scenarios/{sid}", headers=alice).status_code == 204
+    assert client.get(f"{API}/scenarios/{sid}", headers=alice).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({**SCENARIO, "requests": []}, "requests"), ({**SCENARIO, "host": "ftp://x"}, "host"),
+     ({**SCENARIO, "requests": [{"path": "/", "weight": 0}]}, "requests.0.weight"),
+     ({**SCENARIO, "thresholds": {"max_failure_ratio": 2}}, "thresholds.max_failure_ratio")],
+)  # fmt: skip
+def test_bad_scenarios_are_422_naming_the_field(client, auth_header, body, field):
+    resp = client.post(f"{API}/scenarios", json=body, headers=auth_header("tester"))
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize("host", ["http://10.0.0.5", "http://169.254.169.254", "http://[::ffff:169.254.169.254]",
+                                  "http://example.com", "http://192.168.1.1:8080"])  # fmt: skip
+def test_hosts_outside_the_allow_list_are_refused(client, auth_header, host):
+    resp = client.post(f"{API}/scenarios", json={**SCENARIO, "host": host}, headers=auth_header("tester"))
+    assert resp.status_code == 422
+    assert resp.json["error"]["details"][0]["field"] == "host"
+
+
+def test_locustfile_is_for_admins_and_checked(client, auth_header):
+    body = {"name": "raw", "host": "http://127.0.0.1:8999", "locustfile": LOCUSTFILE}
+    assert client.post(f"{API}/scenarios", json=body, headers=auth_header("tester")).status_code == 403
+    ok = client.post(f"{API}/scenarios", json=body, headers=auth_header("admin"))
+    assert ok.status_code == 201 and ok.json["locustfile"] == LOCUSTFILE
+    no_user = client.post(f"{API}/scenarios", json={**body, "locustfile": "x = 1\n"}, headers=auth_header("admin"))
+    assert no_user.status_code == 422 and no_user.json["error"]["details"][0]["field"] == "locustfile"
+    broken = client.post(f"{API}/scenarios", json={**body, "locustfile": "import nope\n"}, headers=auth_header("admin"))
+    assert broken.status_code == 422 and "nope" in broken.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [({"user_count": 0, "run_time": "10s"}, "user_count"), ({"user_count": 10**6, "run_time": "10s"}, "user_count"),
+     ({"user_count": 1, "run_time": "forever"}, "run_time"), ({"user_count": 1, "run_time": "99h"}, "run_time"),
+     ({"user_count": 1}, "run_time"), ({"user_count": 1, "run_time": 5, "workers": -1}, "workers"),
+     ({"user_count": 1, "run_time": 5, "priority": 12}, "priority")],
+)  # fmt: skip
+def test_run_params_are_validated(client, auth_header, params, field):
+    alice = auth_header("tester", "alice")
+    sid = client.post(f"{API}/scenarios", json=SCENARIO, headers=alice).json["id"]
+    resp = client.post(f"{API}/scenarios/{sid}/run", json=params, headers=alice)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+
+
+def test_run_is_queued_409_while_active_and_stoppable(client, auth_header):
+    alice = auth_header("tester", "alice")
+    sid = client.post(f"{API}/scenarios", json=SCENARIO, headers=alice).json["id"]
+    first = client.post(f"{API}/scenarios/{sid}/run", json={"user_count": 2, "run_time": "1m30s"}, headers=alice)
+    assert first.status_code == 202 and first.json["state"] == "queued"
+    assert (
+        client.post(f"{API}/scenarios/{sid}/run", json={"user_count": 1, "run_time": 5}, headers=alice).status_code
+        == 409
+    )
+    status = client.get(f"{API}/scenarios/{sid}/status", headers=alice).json
+    assert status["params"]["run_time"] == 90 and status["params"]["user_count"] == 2
+    assert client.post(f"{API}/scenarios/{sid}/stop", headers=alice).json["state"] == "stopped"
+    assert client.post(f"{API}/scenarios/{sid}/stop", headers=alice).status_code == 409
+
+
+def test_ownership(client, auth_header):
+    sid = client.post(f"{API}/scenarios", json=SCENARIO, headers=auth_header("tester", "alice")).json["id"]
+    bob = auth_header("tester", "bob")
+    assert client.get(f"{API}/scenarios/{sid}", headers=bob).status_code == 404
+    assert (
+        client.post(f"{API}/scenarios/{sid}/run", json={"user_count": 1, "run_time": 5}, headers=bob).status_code == 404
+    )
+    assert client.get(f"{API}/scenarios/{sid}", headers=auth_header("viewer")).status_code == 200
+    assert client.post(f"{API}/scenarios/{sid}/run", json={"user_count": 1, "run_time": 5},
+                       headers=auth_header("viewer")).status_code == 403  # fmt: skip
+    assert client.get(f"{API}/scenarios", headers=auth_header("admin")).json["total"] == 1

@@ -1,0 +1,239 @@
+"""Schedules and system job runs: plain functions the views and tasks call."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from scheduler_service.config import SchedulerSettings
+from scheduler_service.cron import latest_slot, next_fire_times
+from scheduler_service.firing import RunRequest, start_run
+from scheduler_service.models import JobRun, Schedule
+from scheduler_service.schemas import JobReport, ScheduleCreate, SchedulePatch
+from shared.auth import User, check_readable, check_writable, owner_filter
+from shared.db import utcnow
+from shared.errors import Forbidden, NotFound
+from shared.runs import iso
+
+log = logging.getLogger(__name__)
+NEXT_FIRE_COUNT = 5
+
+
+# --- schedules: CRUD -----------------------------------------------------------------------
+
+
+def schedule_fields(schedule: Schedule, *, now: datetime | None = None) -> dict:
+    """The row as ScheduleRead fields, with the next fire times from now."""
+    return {
+        "id": schedule.id,
+        "owner": schedule.owner,
+        "owner_role": schedule.owner_role,
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "target": schedule.target,
+        "enabled": schedule.enabled,
+        "next_fire_times": next_fire_times(schedule.cron, schedule.timezone, now or utcnow(), NEXT_FIRE_COUNT),
+        "last_fired_at": schedule.last_fired_at,
+        "last_outcome": schedule.last_outcome,
+        "created_at": schedule.created_at,
+        "updated_at": schedule.updated_at,
+    }
+
+
+def create_schedule(*, session: Session, user: User, data: ScheduleCreate) -> Schedule:
+    """Create a schedule owned by the caller, who must be a tester or an admin."""
+    if user.role.name == "viewer":
+        raise Forbidden("requires role tester or higher")
+    now = utcnow()
+    schedule = Schedule(
+        owner=user.id,
+        owner_role=user.role.name,
+        name=data.name,
+        cron=data.cron,
+        timezone=data.timezone,
+        target=data.target.model_dump(),
+        enabled=data.enabled,
+        # Slots up to the creation instant are not this schedule's to fire.
+        last_slot_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(schedule)
+    session.commit()
+    return schedule
+
+
+def schedules_query(*, user: User) -> Select:
+    """Schedules the user may read, newest first."""
+    return owner_filter(select(Schedule), Schedule.owner, user).order_by(Schedule.created_at.desc(), Schedule.id)
+
+
+def get_schedule(*, session: Session, user: User, schedule_id: str) -> Schedule:
+    """The schedule if the user may read it; 404 otherwise (ids of others do not leak)."""
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise NotFound("schedule not found")
+    check_readable(user, schedule.owner, "schedule")
+    return schedule
+
+
+def writable_schedule(*, session: Session, user: User, schedule_id: str) -> Schedule:
+    """The schedule if the user may change it (404 if unreadable, 403 if read-only)."""
+    schedule = get_schedule(session=session, user=user, schedule_id=schedule_id)
+    check_writable(user, schedule.owner, "schedule")
+    return schedule
+
+
+def replace_schedule(*, session: Session, user: User, schedule_id: str, data: ScheduleCreate) -> Schedule:
+    """Replace every user field (PUT); owner and history stay."""
+    return patch_schedule(session=session, user=user, schedule_id=schedule_id, data=SchedulePatch(**data.model_dump()))
+
+
+def patch_schedule(*, session: Session, user: User, schedule_id: str, data: SchedulePatch) -> Schedule:
+    """Change the given fields; an edit takes effect from the next slot on."""
+    schedule = writable_schedule(session=session, user=user, schedule_id=schedule_id)
+    changes = data.model_dump(exclude_none=True)
+    for field, value in changes.items():
+        setattr(schedule, field, value)
+    now = utcnow()
+    # A slot that passed before the edit belongs to the old definition: do not fire it late.
+    schedule.last_slot_at = max(filter(None, [schedule.last_slot_at, now]))
+    schedule.updated_at = now
+    session.commit()
+    return schedule
+
+
+def delete_schedule(*, session: Session, user: User, schedule_id: str) -> None:
+    """Delete a schedule the user may change."""
+    schedule = writable_schedule(session=session, user=user, schedule_id=schedule_id)
+    session.delete(schedule)
+    session.commit()
+
+
+# --- schedules: evaluation and firing ---------------------------------------------------
+
+
+def claim_slot(*, session: Session, schedule_id: str, slot: datetime) -> bool:
+    """Mark slot as fired for the schedule; True only for the one caller that moved it.
+
+    One conditional UPDATE, atomic on SQLite and PostgreSQL: two beats, two evaluations
+    or two maintenance workers racing for the same slot get exactly one winner.
+    """
+    result = session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule_id, Schedule.enabled.is_(True))
+        .where(or_(Schedule.last_slot_at.is_(None), Schedule.last_slot_at < slot))
+        .values(last_slot_at=slot)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def claim_due_slots(*, session: Session, now: datetime, grace_s: float) -> list[tuple[str, datetime]]:
+    """Claim the latest due slot of every enabled schedule; return what to fire.
+
+    A slot older than grace_s (beat was down) is claimed but not fired, so a long outage
+    never ends in a burst of stale runs.
+    """
+    rows = session.execute(select(Schedule.id, Schedule.cron, Schedule.timezone, Schedule.last_slot_at).where(
+        Schedule.enabled.is_(True)
+    )).all()  # fmt: skip
+    session.rollback()  # end the read transaction before the per-row updates
+    to_fire = []
+    for schedule_id, cron, tz, last_slot_at in rows:
+        try:
+            slot = latest_slot(cron, tz, now)
+        except Exception:  # a row edited outside the API must not stop the others
+            log.exception("schedule %s: cannot evaluate cron %r in %s", schedule_id, cron, tz)
+            continue
+        if last_slot_at is not None and slot <= last_slot_at:
+            continue
+        if not claim_slot(session=session, schedule_id=schedule_id, slot=slot):
+            continue
+        if now - slot > timedelta(seconds=grace_s):
+            log.warning("schedule %s: slot %s missed by more than %ss; skipped", schedule_id, iso(slot), grace_s)
+            continue
+        to_fire.append((schedule_id, slot))
+    return to_fire
+
+
+def fire_schedule(
+    *,
+    session: Session,
+    settings: SchedulerSettings,
+    schedule_id: str,
+    trigger: str,
+    slot: datetime | None = None,
+) -> dict | None:
+    """Start the schedule's run as its owner and record the outcome; None if it is gone."""
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None:
+        log.info("schedule %s was deleted before it fired", schedule_id)
+        return None
+    if trigger == "cron" and not schedule.enabled:
+        log.info("schedule %s was disabled before it fired", schedule_id)
+        return None
+    target = schedule.target or {}
+    request = RunRequest(
+        base_url=settings.target_urls[target["kind"]],
+        kind=target["kind"],
+        target_id=str(target["id"]),
+        params=target.get("params") or {},
+        owner=schedule.owner,
+        owner_role=schedule.owner_role,
+    )
+    session.rollback()  # no transaction held open across the HTTP call
+    result = start_run(
+        request,
+        secret=settings.auth_secret,
+        token_ttl_s=settings.schedule_token_ttl_s,
+        timeout_s=settings.schedule_fire_timeout_s,
+    )
+    fired_at = utcnow()
+    outcome = {
+        "status": result["status"],
+        "trigger": trigger,
+        "fired_at": iso(fired_at),
+        "slot": iso(slot),
+        "http_status": result.get("http_status"),
+        "run_id": result.get("run_id"),
+        "task_id": result.get("task_id"),
+        "error": result.get("error"),
+    }
+    session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule_id)
+        .values(last_fired_at=fired_at, last_outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    log.info("schedule %s fired (%s): %s", schedule_id, trigger, outcome)
+    return {**outcome, "retryable": result.get("retryable", False)}
+
+
+# --- system jobs ----------------------------------------------------------------------------
+
+
+def record_job(*, session: Session, report: JobReport) -> JobRun:
+    """Store one system job run as a service reported it."""
+    row = JobRun(job=report.job, service=report.service, outcome=report.outcome, created_at=utcnow())
+    session.add(row)
+    session.commit()
+    log.info("system job %s on %s: %s", report.job, report.service, report.outcome)
+    return row
+
+
+def job_runs_query(*, job: str | None = None) -> Select:
+    """System job runs, newest first, optionally of one job."""
+    stmt = select(JobRun).order_by(JobRun.created_at.desc(), JobRun.id.desc())
+    return stmt.where(JobRun.job == job) if job else stmt
+
+
+def job_run_fields(row: JobRun) -> dict:
+    """The row as JobRunRead fields."""
+    return {"id": row.id, "job": row.job, "service": row.service, "created_at": row.created_at, "outcome": row.outcome}

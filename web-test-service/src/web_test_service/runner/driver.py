@@ -1,0 +1,210 @@
+"""Start the browser for one run (local headless Chromium or a Selenium Grid) and remove it without a trace."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.options import Options as ChromeOptions
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHROMEDRIVER = "/usr/bin/chromedriver"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+DEFAULT_WINDOW_SIZE = (1280, 800)
+# Flags measured to work as root on these machines (field-notes.md).
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+PROCESS_EXIT_TIMEOUT_S = 5.0
+
+
+class BrowserStartError(RuntimeError):
+    """The browser could not be started: an infrastructure problem the caller may retry with backoff."""
+
+
+def chrome_options(window_size: tuple[int, int], profile_dir: str | None, binary: str | None) -> ChromeOptions:
+    """Chromium options for a run: headless, isolated profile, dialogs left to the runner."""
+    options = ChromeOptions()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={window_size[0]},{window_size[1]}")
+    if profile_dir:
+        options.add_argument(f"--user-data-dir={profile_dir}")
+    if binary:
+        options.binary_location = binary
+    # The runner answers dialogs itself (see commands.py); chromedriver must not dismiss them.
+    options.set_capability("unhandledPromptBehavior", "ignore")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return options
+
+
+class Browser:
+    """A started browser; entering yields the WebDriver, leaving quits it and kills what survives."""
+
+    def __init__(self, driver: WebDriver, service: Service | None = None, profile_dir: str | None = None) -> None:
+        self.driver = driver
+        self.service = service
+        self.profile_dir = profile_dir
+        self.chromedriver_pid: int | None = service.process.pid if service and service.process else None
+        self._closed = False
+
+    def __enter__(self) -> WebDriver:
+        return self.driver
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.quit()
+
+    def process_ids(self) -> set[int]:
+        """Live processes of this browser: chromedriver, its descendants and anything using the profile."""
+        return browser_process_ids(self.chromedriver_pid, self.profile_dir)
+
+    def abort(self) -> None:
+        """Kill the browser at once, e.g. to unblock a WebDriver call that ignores a stop request."""
+        kill_processes(self.process_ids(), self.chromedriver_pid)
+
+    def quit(self) -> None:
+        """Quit the session; then kill any leftover process and delete the profile (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.driver.quit()
+        except Exception as error:  # a dead browser must not prevent the cleanup below
+            log.warning("driver.quit() failed: %s", error)
+        # Every Chromium process carries the profile dir in its command line, even once orphaned.
+        kill_processes(self.process_ids(), self.chromedriver_pid)
+        if self.service is not None and self.service.process is not None:
+            # Reap chromedriver if Selenium has not (a zombie would still show up in process lists).
+            with contextlib.suppress(Exception):
+                self.service.process.wait(timeout=PROCESS_EXIT_TIMEOUT_S)
+        if self.profile_dir:
+            shutil.rmtree(self.profile_dir, ignore_errors=True)
+
+
+def make_driver(
+    settings: Any = None,
+    *,
+    remote_url: str | None = None,
+    chromedriver_path: str | None = None,
+    chromium_path: str | None = None,
+    window_size: tuple[int, int] = DEFAULT_WINDOW_SIZE,
+) -> Browser:
+    """Start Remote(selenium_remote_url) if set, else local headless Chromium; BrowserStartError if it fails."""
+    remote_url = remote_url or getattr(settings, "selenium_remote_url", None)
+    if remote_url:
+        try:
+            driver = webdriver.Remote(command_executor=remote_url, options=chrome_options(window_size, None, None))
+        except Exception as error:
+            raise BrowserStartError(f"Cannot start a browser on {remote_url}: {error}") from error
+        return Browser(driver)
+
+    chromedriver_path = chromedriver_path or getattr(settings, "chromedriver_path", None) or DEFAULT_CHROMEDRIVER
+    chromium_path = chromium_path or getattr(settings, "chromium_path", None) or DEFAULT_CHROMIUM
+    if not Path(chromedriver_path).exists():
+        raise BrowserStartError(f"chromedriver not found at {chromedriver_path}")
+    # Selenium Manager would try to download drivers; there is no network for it.
+    os.environ.setdefault("SE_OFFLINE", "true")
+    profile_dir = tempfile.mkdtemp(prefix="testfleet-chromium-")
+    # A new session makes chromedriver a process-group leader, so the group can be killed as a whole.
+    service = Service(chromedriver_path, popen_kw={"start_new_session": True})
+    binary = chromium_path if Path(chromium_path).exists() else None
+    try:
+        driver = webdriver.Chrome(service=service, options=chrome_options(window_size, profile_dir, binary))
+    except Exception as error:
+        chromedriver_pid = service.process.pid if getattr(service, "process", None) else None
+        kill_processes(browser_process_ids(chromedriver_pid, profile_dir), chromedriver_pid)
+        with contextlib.suppress(Exception):  # best effort, the processes are already killed
+            service.stop()
+        shutil.rmtree(profile_dir, ignore_errors=True)
+        raise BrowserStartError(f"Cannot start Chromium: {first_line(error)}") from error
+    return Browser(driver, service, profile_dir)
+
+
+def first_line(error: BaseException) -> str:
+    """First line of an error message (chromedriver appends long stack traces)."""
+    message = getattr(error, "msg", None) if isinstance(error, WebDriverException) else None
+    return (message or str(error) or type(error).__name__).strip().splitlines()[0]
+
+
+def read_proc(pid: int, name: str) -> bytes:
+    """Contents of /proc/<pid>/<name>, or b'' if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as file:
+            return file.read()
+    except OSError:
+        return b""
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    stat = read_proc(pid, "stat")
+    if not stat:
+        return False
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X", b"")
+
+
+def browser_process_ids(chromedriver_pid: int | None, profile_dir: str | None) -> set[int]:
+    """Running pids that belong to one browser: chromedriver's descendants and users of its profile dir."""
+    if not os.path.isdir("/proc"):
+        return set()
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    marker = profile_dir.encode() if profile_dir else None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        stat = read_proc(pid, "stat")
+        if not stat:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if fields and fields[0] in (b"Z", b"X"):
+            continue
+        parents[pid] = int(fields[1]) if len(fields) > 1 else 0
+        if marker and marker in read_proc(pid, "cmdline"):
+            found.add(pid)
+    if chromedriver_pid and chromedriver_pid in parents:
+        found.add(chromedriver_pid)
+        # Walk down the tree: renderers and zygotes are children of chromium, chromium of chromedriver.
+        added = True
+        while added:
+            added = False
+            for pid, parent in parents.items():
+                if parent in found and pid not in found:
+                    found.add(pid)
+                    added = True
+    found.discard(os.getpid())
+    return found
+
+
+def kill_processes(pids: set[int], process_group: int | None = None) -> None:
+    """SIGKILL the pids (and chromedriver's process group) and wait until they are gone."""
+    if process_group and is_running(process_group):
+        with contextlib.suppress(OSError):
+            os.killpg(process_group, signal.SIGKILL)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + PROCESS_EXIT_TIMEOUT_S
+    while time.monotonic() < deadline and any(is_running(pid) for pid in pids):
+        time.sleep(0.02)

@@ -1,0 +1,1 @@
+"""HTTP views of the web-test service: thin layers over service.py."""

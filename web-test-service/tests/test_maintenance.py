@@ -1,0 +1,93 @@
+"""Cleanup of old results and the reaper, on this service's own tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared import names
+from shared.celery_factory import make_celery
+from shared.db import utcnow
+from shared.reaper import reap_stuck_runs
+from shared.redis_client import redis_from_url
+from shared.runs import RunLock, RunState
+from web_test_service.models import Run, Screenshot, Script, Step
+from web_test_service.service import delete_runs_older_than
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture()
+def session(app):
+    with app.extensions["db"].session_factory() as session:
+        yield session
+
+
+def add_run(session, script, *, age_days=0.0, state=RunState.passed, **fields):
+    created = utcnow() - timedelta(days=age_days)
+    run = Run(owner="alice", script_id=script.id, script_name=script.name, state=state, priority=5, attempts=1,
+              base_url="", variables={}, created_at=created, **fields)  # fmt: skip
+    session.add(run)
+    session.flush()
+    session.add(Step(run_id=run.id, seq=0, index=0, command="open", target="/", value="", state="failed",
+                     duration_ms=1, has_screenshot=True))  # fmt: skip
+    session.add(Screenshot(run_id=run.id, seq=0, png=b"\x89PNG"))
+    session.commit()
+    return run
+
+
+def test_cleanup_deletes_exactly_the_old_finished_runs(session):
+    script = Script(owner="alice", name="s", base_url="", commands=[], timeout_ms=1000, suites=[])
+    session.add(script)
+    session.commit()
+    old = [add_run(session, script, age_days=40).id, add_run(session, script, age_days=31, state=RunState.error).id]
+    young = add_run(session, script, age_days=29).id
+    counts = delete_runs_older_than(session=session, cutoff=utcnow() - timedelta(days=30))
+    assert counts == {"runs": 2, "web_steps": 2, "web_screenshots": 2}
+    remaining = {r.id for r in session.query(Run)}
+    assert remaining == {young} and not remaining & set(old)
+    assert session.query(Step).count() == 1 and session.query(Screenshot).count() == 1
+    again = delete_runs_older_than(session=session, cutoff=utcnow() - timedelta(days=30))
+    assert again == {"runs": 0, "web_steps": 0, "web_screenshots": 0}  # idempotent
+
+
+def reap(session, redis, celery):
+    return reap_stuck_runs(session=session, run_model=Run, redis=redis, celery=celery,
+                           task_name=names.WEB_RUN_SCRIPT, queue=names.WEB_QUEUE, heartbeat_timeout_s=120)  # fmt: skip
+
+
+def test_reaper_requeues_once_then_settles(session, settings):
+    redis = redis_from_url(settings.redis_url)
+    celery = make_celery("reaper-test", settings)
+    script = Script(owner="alice", name="s", base_url="", commands=[], timeout_ms=1000, suites=[])
+    session.add(script)
+    session.commit()
+    stale = utcnow() - timedelta(minutes=10)
+    lost_once = add_run(session, script, state=RunState.running, heartbeat_at=stale, started_at=stale)
+    lost_twice = Run(owner="alice", script_name="t", state=RunState.running, priority=5, attempts=2, base_url="",
+                     variables={}, heartbeat_at=stale, started_at=stale)  # fmt: skip
+    alive = Run(owner="alice", script_name="u", state=RunState.running, priority=5, attempts=1, base_url="",
+                variables={}, heartbeat_at=stale, started_at=stale)  # fmt: skip
+    fresh = Run(owner="alice", script_name="v", state=RunState.running, priority=5, attempts=1, base_url="",
+                variables={}, heartbeat_at=utcnow(), started_at=stale)  # fmt: skip
+    queued_lost = Run(owner="alice", script_name="w", state=RunState.queued, priority=5, attempts=0, base_url="",
+                      variables={}, created_at=stale, task_id="not-in-the-broker")  # fmt: skip
+    session.add_all([lost_twice, alive, fresh, queued_lost])
+    session.commit()
+    assert RunLock(redis, alive.id).acquire()  # a live worker holds this one
+
+    counts = reap(session, redis, celery)
+    assert counts == {"requeued": 2, "settled": 1}
+    session.expire_all()
+    assert session.get(Run, lost_once.id).state == RunState.queued
+    assert session.get(Run, queued_lost.id).state == RunState.queued
+    assert session.get(Run, queued_lost.id).task_id != "not-in-the-broker"
+    settled = session.get(Run, lost_twice.id)
+    assert settled.state == RunState.error and settled.error == {"code": "worker_lost", "message": "worker lost"}
+    assert session.get(Run, alive.id).state == RunState.running
+    assert session.get(Run, fresh.id).state == RunState.running
+    # The re-enqueued messages are in the broker, so a second pass leaves the queued runs alone.
+    session.get(Run, queued_lost.id).created_at = stale
+    session.commit()
+    assert reap(session, redis, celery) == {"requeued": 0, "settled": 0}

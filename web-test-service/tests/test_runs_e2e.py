@@ -1,0 +1,147 @@
+"""Web runs end to end: the API, a real Celery worker and real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import time
+import xml.etree.ElementTree as ET
+
+import psutil
+import pytest
+
+from shared.testing import free_port, service_env, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+API = "/api/v1/web-test"
+
+if not os.path.exists("/usr/bin/chromedriver") and not os.environ.get("CI"):
+    pytest.skip("Chromium is not installed on this machine (CI installs it)", allow_module_level=True)
+
+
+def create(client, headers, base_url, commands, **extra):
+    body = {"name": extra.pop("name", "e2e"), "base_url": base_url, "commands": [
+        {"command": c, "target": t, "value": v} for c, t, v in commands], **extra}  # fmt: skip
+    resp = client.post(f"{API}/scripts", json=body, headers=headers)
+    assert resp.status_code == 201, resp.json
+    return resp.json["id"]
+
+
+def run_to_end(client, headers, script_id, timeout=90, **body):
+    started = client.post(f"{API}/scripts/{script_id}/run", json=body, headers=headers)
+    assert started.status_code == 202, started.json
+
+    def finished():
+        status = client.get(f"{API}/scripts/{script_id}/status", headers=headers).json
+        return status if status["state"] not in ("queued", "running") else None
+
+    return wait_until(finished, timeout, 0.2, what="the run to finish")
+
+
+def browser_processes():
+    found = []
+    for proc in psutil.process_iter(["name", "status"]):
+        if proc.info["name"] in ("chromium", "chromedriver", "chrome") and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc.pid)
+    return found
+
+
+LOGIN_OK = [
+    ("open", "/login.html", ""),
+    ("assertTitle", "Login", ""),
+    ("type", "id=username", "tom"),
+    ("click", "id=submit", ""),
+    ("assertText", "id=result", "Hello, tom"),
+]
+
+
+def test_passed_run_with_junit(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    script_id = create(client, alice, site, LOGIN_OK, name="login ok")
+    status = run_to_end(client, alice, script_id)
+    assert status["state"] == "passed", status
+    assert [s["state"] for s in status["steps"]] == ["passed"] * 5
+    assert status["progress"] == {"current": 5, "total": 5}
+    assert status["duration_ms"] > 0 and status["error"] is None
+    run = client.get(f"{API}/runs/{status['run_id']}", headers=alice).json
+    assert any("logged in" in entry.get("message", "") for entry in run["result"]["console_log"])
+    junit = ET.fromstring(client.get(f"{API}/runs/{status['run_id']}/junit.xml", headers=alice).data)
+    cases = junit.findall(".//testcase")
+    assert len(cases) == 1 and cases[0].get("name") == "login ok"
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    assert not browser_processes()
+
+
+def test_failed_assertion_gives_screenshot_and_junit_failure(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    commands = [*LOGIN_OK[:4], ("assertText", "id=result", "Hello, jerry"), ("echo", "never reached", "")]
+    script_id = create(client, alice, site, commands)
+    status = run_to_end(client, alice, script_id)
+    assert status["state"] == "failed"
+    failed = status["steps"][-1]
+    assert failed["index"] == 4 and failed["state"] == "failed" and "Hello, jerry" in failed["error"]
+    assert len(status["steps"]) == 5  # an assert stops the run
+    png = client.get(failed["screenshot_url"], headers=alice)
+    assert png.status_code == 200 and png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    junit = ET.fromstring(client.get(f"{API}/runs/{status['run_id']}/junit.xml", headers=alice).data)
+    failure = junit.find(".//testcase/failure")
+    assert failure is not None and "assertText" in failure.get("message") and "command 4" in failure.get("message")
+    assert junit.get("failures") == "1"
+
+
+def test_verify_failure_continues_and_fails_the_run(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    commands = [("open", "/login.html", ""), ("verifyTitle", "Nope", ""), ("assertText", "id=title", "Welcome")]
+    status = run_to_end(client, alice, create(client, alice, site, commands))
+    assert status["state"] == "failed"
+    assert [s["state"] for s in status["steps"]] == ["passed", "failed", "passed"]
+
+
+def test_unreachable_page_and_bad_locator_are_errors(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    nobody_listens = f"http://127.0.0.1:{free_port()}"
+    unreachable = run_to_end(client, alice, create(client, alice, nobody_listens, [("open", "/", "")]))
+    assert unreachable["state"] == "error" and unreachable["error"]["message"]
+    bad = [("open", "/login.html", ""), ("click", "xpath=//*[", "")]
+    bad_locator = run_to_end(client, alice, create(client, alice, site, bad, name="bad locator"))
+    assert bad_locator["state"] in ("error", "failed")
+    assert bad_locator["steps"][-1]["state"] in ("error", "failed")
+
+
+def test_stop_mid_run_within_5s_leaves_no_browser(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    commands = [("open", "/slow.html", ""), ("waitForElementVisible", "id=later", "60000")]
+    script_id = create(client, alice, site, commands)
+    assert client.post(f"{API}/scripts/{script_id}/run", headers=alice).status_code == 202
+    wait_until(lambda: client.get(f"{API}/scripts/{script_id}/status", headers=alice).json["steps"], 60, 0.2,
+               what="the first step to finish")  # fmt: skip
+    asked = time.monotonic()
+    assert client.post(f"{API}/scripts/{script_id}/stop", headers=alice).status_code == 202
+    wait_until(lambda: client.get(f"{API}/scripts/{script_id}/status", headers=alice).json["state"] == "stopped",
+               5, 0.1, what="stopped within 5 s")  # fmt: skip
+    print(f"stopped {time.monotonic() - asked:.2f}s after the request")
+    status = client.get(f"{API}/scripts/{script_id}/status", headers=alice).json
+    assert status["steps"][0]["state"] == "passed"  # partial results kept
+    wait_until(lambda: not browser_processes(), 10, 0.2, what="no browser process left")
+
+
+def test_script_timeout_is_an_error(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+    commands = [("open", "/login.html", ""), ("pause", "20000", "")]
+    status = run_to_end(client, alice, create(client, alice, site, commands, timeout_ms=3000))
+    assert status["state"] == "error" and "timed out" in status["error"]["message"].lower()
+
+
+def test_browser_start_failure_is_retried(client, auth_header, start_worker, redis_url, database_url, tmp_path, site,
+                                          app):  # fmt: skip
+    flag = tmp_path / "failed-once"
+    flaky = tmp_path / "flaky-chromedriver"
+    flaky.write_text(f'#!/bin/sh\nif [ ! -e {flag} ]; then touch {flag}; exit 1; fi\nexec /usr/bin/chromedriver "$@"\n')
+    flaky.chmod(0o755)
+    env = service_env(redis_url, database_url, tmp_path, CHROMEDRIVER_PATH=str(flaky), BROWSER_START_BACKOFF_S="0.5")
+    start_worker("web_test_service.worker", "web", env)
+    alice = auth_header("tester", "alice")
+    status = run_to_end(client, alice, create(client, alice, site, LOGIN_OK))
+    assert flag.exists()
+    assert status["state"] == "passed", status
+    run = client.get(f"{API}/runs/{status['run_id']}", headers=alice).json
+    assert run["attempts"] == 2

@@ -1,0 +1,152 @@
+"""Scripts API: CRUD, save-time validation, .side import, ownership, envelopes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+API = "/api/v1/web-test"
+
+LOGIN = {
+    "name": "login",
+    "base_url": "http://127.0.0.1:1",
+    "commands": [
+        {"command": "open", "target": "/login.html", "value": ""},
+        {"command": "type", "target": "id=username", "value": "tom"},
+        {"command": "assertText", "target": "id=title", "value": "Welcome"},
+    ],
+}
+
+
+def side_project(tests, suites=None):
+    return {
+        "id": "p1", "version": "2.0", "name": "shop", "url": "http://127.0.0.1:1", "urls": [], "plugins": [],
+        "tests": tests, "suites": suites or [],
+    }  # fmt: skip
+
+
+def side_test(test_id, name, commands):
+    return {"id": test_id, "name": name, "commands": [
+        {"id": f"{test_id}-{i}", "comment": "", "command": c, "target": t, "targets": [], "value": v}
+        for i, (c, t, v) in enumerate(commands)
+    ]}  # fmt: skip
+
+
+def test_crud_round_trip(client, auth_header):
+    alice = auth_header("tester", "alice")
+    created = client.post(f"{API}/scripts", json=LOGIN, headers=alice)
+    assert created.status_code == 201, created.json
+    script = created.json
+    assert script["owner"] == "alice" and script["commands"][1]["value"] == "tom"
+    assert client.get(f"{API}/scripts/{script['id']}", headers=alice).json["name"] == "login"
+    listing = client.get(f"{API}/scripts?limit=10", headers=alice).json
+    assert listing["total"] == 1 and listing["items"][0]["id"] == script["id"]
+    replaced = client.put(f"{API}/scripts/{script['id']}", json={**LOGIN, "name": "login v2"}, headers=alice)
+    assert replaced.status_code == 200 and replaced.json["name"] == "login v2"
+    assert client.delete(f"{API}/scripts/{script['id']}", headers=alice).status_code == 204
+    assert client.get(f"{API}/scripts/{script['id']}", headers=alice).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "commands, field",
+    [
+        ([{"command": "frobnicate", "target": "x"}], "commands.0.command"),
+        ([{"command": "open", "target": "/"}, {"command": "click", "target": "class=btn"}], "commands.1.target"),
+        ([{"command": "click", "target": ""}], "commands.0.target"),
+        ([{"command": "if", "target": "true"}], "commands.0"),
+    ],
+)
+def test_bad_commands_are_422_naming_index_and_field(client, auth_header, commands, field):
+    resp = client.post(f"{API}/scripts", json={**LOGIN, "commands": commands}, headers=auth_header("tester"))
+    assert resp.status_code == 422, resp.json
+    error = resp.json["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["field"].startswith(field)
+    assert error["message"].startswith(field)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [({**LOGIN, "name": ""}, "name"), ({**LOGIN, "base_url": "ftp://x"}, "base_url"),
+     ({**LOGIN, "commands": []}, "commands"), ({**LOGIN, "timeout_ms": 10**9}, "timeout_ms"),
+     ({**LOGIN, "extra": 1}, "extra")],
+)  # fmt: skip
+def test_bad_fields_are_422(client, auth_header, body, field):
+    resp = client.post(f"{API}/scripts", json=body, headers=auth_header("tester"))
+    assert resp.status_code == 422
+    assert resp.json["error"]["details"][0]["field"] == field
+
+
+def test_malformed_and_non_object_bodies_are_400(client, auth_header):
+    headers = {**auth_header("tester"), "Content-Type": "application/json"}
+    assert client.post(f"{API}/scripts", data="{", headers=headers).status_code == 400
+    assert client.post(f"{API}/scripts", data="[1]", headers=headers).status_code == 400
+    deep = "[" * 100_000 + "]" * 100_000
+    assert client.post(f"{API}/scripts/import", data=deep, headers=headers).status_code == 400
+
+
+def test_ownership(client, auth_header):
+    script = client.post(f"{API}/scripts", json=LOGIN, headers=auth_header("tester", "alice")).json
+    bob, viewer, admin = auth_header("tester", "bob"), auth_header("viewer"), auth_header("admin")
+    assert client.get(f"{API}/scripts/{script['id']}", headers=bob).status_code == 404
+    assert client.get(f"{API}/scripts", headers=bob).json["total"] == 0
+    assert client.post(f"{API}/scripts/{script['id']}/stop", headers=bob).status_code == 404
+    assert client.delete(f"{API}/scripts/{script['id']}", headers=bob).status_code == 404
+    assert client.get(f"{API}/scripts/{script['id']}", headers=viewer).status_code == 200
+    assert client.post(f"{API}/scripts", json=LOGIN, headers=viewer).status_code == 403
+    assert client.post(f"{API}/scripts/{script['id']}/run", headers=viewer).status_code == 403
+    assert client.get(f"{API}/scripts", headers=admin).json["total"] == 1
+
+
+def test_import_side_project_keeps_suite_order_and_names(client, auth_header):
+    project = side_project(
+        [side_test("t1", "login", [("open", "/login.html", "")]),
+         side_test("t2", "checkout", [("run", "login", ""), ("assertTitle", "Login", "")])],
+        [{"id": "s1", "name": "smoke", "persistSession": False, "parallel": False, "timeout": 300,
+          "tests": ["t2", "t1"]}],
+    )  # fmt: skip
+    resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester", "alice"))
+    assert resp.status_code == 201, resp.json
+    items = resp.json["items"]
+    assert resp.json["total"] == 2
+    assert [s["name"] for s in items] == ["checkout", "login"]
+    assert items[0]["suites"] == ["smoke"] and items[0]["project_name"] == "shop"
+    assert items[0]["project_id"] == items[1]["project_id"]
+
+    as_file = client.post(
+        f"{API}/scripts/import",
+        data={"file": (io.BytesIO(json.dumps(project).encode()), "shop.side")},
+        headers=auth_header("tester", "alice"),
+        content_type="multipart/form-data",
+    )
+    assert as_file.status_code == 201 and as_file.json["total"] == 2
+
+
+def test_import_refuses_bad_projects(client, auth_header):
+    tester = auth_header("tester")
+    bad_command = side_project([side_test("t1", "x", [("open", "/", ""), ("nonsense", "", "")])])
+    resp = client.post(f"{API}/scripts/import", json=bad_command, headers=tester)
+    assert resp.status_code == 422 and "commands.1.command" in resp.json["error"]["message"]
+    missing_run = side_project([side_test("t1", "x", [("run", "nope", "")])])
+    assert client.post(f"{API}/scripts/import", json=missing_run, headers=tester).status_code == 422
+    assert client.post(f"{API}/scripts/import", json={"version": "9.0"}, headers=tester).status_code == 422
+    assert client.get(f"{API}/scripts", headers=tester).json["total"] == 0  # nothing half written
+
+
+def test_run_without_worker_is_queued_and_409_while_active(client, auth_header):
+    alice = auth_header("tester", "alice")
+    script = client.post(f"{API}/scripts", json=LOGIN, headers=alice).json
+    first = client.post(f"{API}/scripts/{script['id']}/run", json={"priority": 9}, headers=alice)
+    assert first.status_code == 202
+    assert first.json["state"] == "queued" and first.json["task_id"]
+    assert client.post(f"{API}/scripts/{script['id']}/run", headers=alice).status_code == 409
+    status = client.get(f"{API}/scripts/{script['id']}/status", headers=alice).json
+    assert status["run_id"] == first.json["run_id"] and status["progress"] == {"current": 0, "total": 3}
+    stopped = client.post(f"{API}/scripts/{script['id']}/stop", headers=alice)
+    assert stopped.status_code == 202 and stopped.json["state"] == "stopped"
+    assert client.post(f"{API}/scripts/{script['id']}/stop", headers=alice).status_code == 409
+    bad = client.post(f"{API}/scripts/{script['id']}/run", json={"priority": 10}, headers=alice)
+    assert bad.status_code == 422 and bad.json["error"]["details"][0]["field"] == "priority"
