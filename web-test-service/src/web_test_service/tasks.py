@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 from flask import current_app
 
 from shared import names, system_jobs
@@ -13,7 +14,7 @@ from shared.redis_client import redis_from_url
 from shared.runs import RunState, stop_requested
 from web_test_service.execution import BrowserUnavailable, execute_run, settle_after_crash
 from web_test_service.models import Run, Screenshot, Step
-from web_test_service.runner.driver import make_driver
+from web_test_service.runner.driver import make_driver, sweep_orphaned_browsers
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,18 @@ def cleanup_old_results(retention_days: int | None = None) -> dict:
                                            retention_days=retention_days)  # fmt: skip
 
 
+@worker_process_init.connect
+def _sweep_on_start(**_kwargs) -> None:
+    """A pool child that replaces a killed one first removes the browsers the dead one left."""
+    swept = sweep_orphaned_browsers()
+    if swept:
+        log.warning("killed %d browser processes left by a dead worker", swept)
+
+
 @shared_task(name=names.WEB_REAP_STUCK_RUNS)
 def reap_stuck_runs(heartbeat_timeout_s: int = 120) -> dict:
     """Settle runs whose worker is gone: requeue once, else error 'worker lost'."""
+    sweep_orphaned_browsers()
     return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), settings=_settings(), run_model=Run,
                             task_name=names.WEB_RUN_SCRIPT, queue=names.WEB_QUEUE,
                             heartbeat_timeout_s=heartbeat_timeout_s)  # fmt: skip

@@ -35,6 +35,7 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
 )
 PROCESS_EXIT_TIMEOUT_S = 5.0
+PROFILE_PREFIX = "testfleet-chromium-"
 
 
 class BrowserStartError(RuntimeError):
@@ -123,7 +124,8 @@ def make_driver(
         raise BrowserStartError(f"chromedriver not found at {chromedriver_path}")
     # Selenium Manager would try to download drivers; there is no network for it.
     os.environ.setdefault("SE_OFFLINE", "true")
-    profile_dir = tempfile.mkdtemp(prefix="testfleet-chromium-")
+    # The owner's pid in the name lets sweep_orphaned_browsers() find browsers whose worker died.
+    profile_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
     # A new session makes chromedriver a process-group leader, so the group can be killed as a whole.
     service = Service(chromedriver_path, popen_kw={"start_new_session": True})
     binary = chromium_path if Path(chromium_path).exists() else None
@@ -208,3 +210,25 @@ def kill_processes(pids: set[int], process_group: int | None = None) -> None:
     deadline = time.monotonic() + PROCESS_EXIT_TIMEOUT_S
     while time.monotonic() < deadline and any(is_running(pid) for pid in pids):
         time.sleep(0.02)
+
+
+def sweep_orphaned_browsers(temp_dir: str | None = None) -> int:
+    """Kill browsers whose owning process died (a SIGKILLed worker cannot quit them); return how many."""
+    root = Path(temp_dir or tempfile.gettempdir())
+    killed = 0
+    for profile in root.glob(f"{PROFILE_PREFIX}*"):
+        owner = profile.name[len(PROFILE_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or is_running(int(owner)):
+            continue
+        pids = browser_process_ids(None, str(profile))
+        kill_processes(pids)
+        killed += len(pids)
+        shutil.rmtree(profile, ignore_errors=True)
+    # chromedriver carries no profile in its command line: an orphan is one adopted by init.
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit() and read_proc(int(entry), "comm").strip() == b"chromedriver":
+            stat = read_proc(int(entry), "stat")
+            if stat and stat[stat.rfind(b")") + 2 :].split()[1] == b"1":
+                kill_processes({int(entry)})
+                killed += 1
+    return killed
