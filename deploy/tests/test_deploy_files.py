@@ -39,7 +39,8 @@ DEPLOYMENTS = {
     "flower",
     "gateway",
 }
-WORKERS = {"web-test-worker", "perf-test-worker", "maintenance-worker"}
+# The perf worker is the single Locust master; load scales with the locust-worker pods.
+WORKERS = {"web-test-worker", "locust-worker", "maintenance-worker"}
 STATEFULSETS = {"redis", "postgres"}
 # Options Flower reads from FLOWER_* variables; any other FLOWER_* makes it exit.
 FLOWER_ENV_OPTIONS = {"FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET"}
@@ -150,7 +151,7 @@ def test_every_long_running_service_has_a_healthcheck(services):
 
 
 def test_workers_and_beat_check_their_heartbeat_file(services):
-    for name in WORKERS | {"scheduler-beat"}:
+    for name in (WORKERS - {"locust-worker"}) | {"perf-test-worker", "scheduler-beat"}:
         assert "/var/lib/testfleet/heartbeat" in " ".join(services[name]["healthcheck"]["test"]), name
 
 
@@ -367,7 +368,7 @@ def test_worker_probes_read_the_heartbeat_and_grace_covers_a_run(objects):
         "perf-test-worker": int(config["PERF_MAX_RUN_TIME"]),
         "maintenance-worker": 300,
     }
-    for name in WORKERS | {"scheduler-beat"}:
+    for name in (WORKERS - {"locust-worker"}) | {"perf-test-worker", "scheduler-beat"}:
         (c,) = containers(deployments[name])
         assert "$VAR_DIR/heartbeat" in " ".join(c["livenessProbe"]["exec"]["command"]), name
     for name, seconds in longest_run.items():
@@ -389,9 +390,15 @@ def test_apis_migrate_before_serving(objects):
 
 
 def test_locust_workers_join_the_perf_master(objects):
-    (c,) = containers(by_kind(objects, "Deployment")["locust-worker"])
-    assert c["command"][:2] == ["locust", "--worker"]
-    assert "--master-host=$(LOCUST_MASTER_HOST)" in c["command"]
+    deployments = by_kind(objects, "Deployment")
+    (c,) = containers(deployments["locust-worker"])
+    loop = c["command"][-1]
+    assert c["command"][:2] == ["sh", "-c"] and "locust --worker" in loop and "-f -" in loop
+    assert '--master-host="$LOCUST_MASTER_HOST"' in loop
+    (perf,) = containers(deployments["perf-test-worker"])
+    perf_env = {e["name"]: e.get("value") for e in perf["env"]}
+    assert perf_env["PERF_LOCUST_WORKERS"] == "external" and perf_env["PERF_LOCUST_MASTER_BIND"] == "0.0.0.0"
+    assert deployments["perf-test-worker"]["spec"]["replicas"] == 1  # one master behind the perf-master Service
     master = {e["name"]: e["value"] for e in c["env"]}["LOCUST_MASTER_HOST"]
     service = by_kind(objects, "Service")[master]
     assert service["spec"]["selector"]["app.kubernetes.io/name"] == "perf-test-worker"

@@ -293,3 +293,29 @@ def test_kill_stray_removes_leftover_locust_processes(tmp_path):
         if stray.poll() is None:
             stray.kill()
             stray.wait(timeout=5)
+
+
+@pytest.mark.timeout(120)
+def test_external_workers_join_the_master_and_fetch_the_locustfile(nginx_target, tmp_path):
+    """The k8s shape: the master waits; `locust --worker -f -` processes started elsewhere join it."""
+    locustfile = write_scenario_locustfile(tmp_path, nginx_target, [{"path": "/"}])
+    port = free_port()
+    locust = str(Path(sys.executable).with_name("locust"))
+    join = [locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "-f", "-"]
+    joiners = [
+        subprocess.Popen(
+            join, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for _ in range(2)
+    ]
+    try:
+        result = run_load(
+            locustfile, nginx_target, {"user_count": 4, "spawn_rate": 4, "run_time": 3, "workers": 2},
+            tmp_path / "run", external_workers=True, master_port=port,
+        )  # fmt: skip
+    finally:
+        for joiner in joiners:
+            joiner.terminate()
+            joiner.wait(10)
+    assert result.outcome == "completed", result.error
+    assert result.worker_count == 2 and result.stats["total"]["requests"] > 0

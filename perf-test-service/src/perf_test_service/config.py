@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 
@@ -17,7 +18,12 @@ class PerfTestSettings(BaseServiceSettings):
     perf_max_users: int = Field(default=1000, gt=0)
     # Local Locust worker processes a run may ask for (one saturates a core).
     perf_max_workers: int = Field(default=8, ge=0)
-    # Each run's Locust files (locustfile, report, CSV) live under VAR_DIR/perf-runs/<run id>.
+    # "local": a run's `workers: N` are Locust processes on this machine. "external": the master
+    # binds PERF_LOCUST_MASTER_BIND:PERF_LOCUST_MASTER_PORT and waits for N workers started
+    # elsewhere (the k8s locust-worker Deployment, compose's locust-worker service).
+    perf_locust_workers: Literal["local", "external"] = "local"
+    perf_locust_master_bind: str = "127.0.0.1"
+    perf_locust_master_port: int = Field(default=5557, gt=0, lt=65536)
     # Comma-separated hosts or fnmatch patterns a scenario may target (default: loopback).
     perf_allowed_hosts: str = "127.0.0.1,localhost,::1"
 

@@ -59,7 +59,15 @@ def execute_run(run_id: str, *, sessions: sessionmaker, redis: Redis, settings) 
         locustfile.write_text(source)
         live = LiveRecorder(sessions, run_id, lock)
         result = run_load(
-            locustfile, host, params, workdir, on_stats=live, should_stop=lambda: stop_requested(redis, run_id)
+            locustfile,
+            host,
+            params,
+            workdir,
+            on_stats=live,
+            should_stop=lambda: stop_requested(redis, run_id),
+            external_workers=settings.perf_locust_workers == "external",
+            master_bind_host=settings.perf_locust_master_bind,
+            master_port=settings.perf_locust_master_port if settings.perf_locust_workers == "external" else None,
         )
         return _save_result(sessions, run_id, result, thresholds)
     finally:

@@ -169,6 +169,7 @@ class LoadRun:
         self.history: list[dict] = []
         self.load_started_at: float | None = None
         self.peak_users = 0
+        self.peak_workers = 0
         self.started_monotonic = time.monotonic()
         self.outcome: str | None = None
         self.error: dict | None = None
@@ -195,6 +196,8 @@ class LoadRun:
         self.environment = Environment(
             user_classes=user_classes, shape_class=shape_class, host=self.config["host"], locustfile=locustfile
         )
+        # Workers started with `locust --worker -f -` (k8s) download the locustfile from this master.
+        self.environment.parsed_locustfiles = [locustfile]
         if self.expected_workers:
             self.runner = self.environment.create_master_runner(
                 master_bind_host=self.config.get("master_bind_host", "127.0.0.1"),
@@ -365,7 +368,7 @@ class LoadRun:
             "elapsed_ms": self._elapsed_ms(),
             # After the end every user is gone; the peak says how big the run was.
             "users": self.peak_users if final else self._count_users(),
-            "worker_count": self.runner.worker_count if self.expected_workers else 1,
+            "worker_count": self._count_workers(final),
             "stats": {
                 "total": _without_name(_entry_dict(stats.total, final=final)),
                 "endpoints": endpoints,
@@ -374,6 +377,13 @@ class LoadRun:
             "history": self.history,
             "exceptions": exceptions,
         }
+
+    def _count_workers(self, final: bool) -> int:
+        # Workers may disconnect as the run ends; the final figure is how many took part.
+        if not self.expected_workers:
+            return 1
+        self.peak_workers = max(self.peak_workers, self.runner.worker_count)
+        return self.peak_workers if final else self.runner.worker_count
 
     def _count_users(self) -> int:
         users = self.runner.user_count

@@ -84,13 +84,17 @@ def run_load(
     deadline: float | None = None,
     unreachable_abort_s: float = 10.0,
     worker_connect_timeout_s: float = 30.0,
+    external_workers: bool = False,
+    master_bind_host: str = "127.0.0.1",
+    master_port: int | None = None,
 ) -> LoadResult:
     """Run a locustfile against host and return its result; blocks until Locust has exited.
 
     ``on_stats`` receives a live snapshot about every second; ``should_stop`` is polled 4x a second and ends
     the load within a few seconds; ``deadline`` is an absolute ``time.monotonic()`` value after which the run is
     stopped as an error (default: run_time plus a start-up margin). Call from the thread that owns the run:
-    the Locust processes get a parent-death signal bound to it.
+    the Locust processes get a parent-death signal bound to it. With ``external_workers`` the master binds
+    ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
     """
     run_params = params if isinstance(params, RunParams) else RunParams.model_validate(dict(params))
     workdir = Path(workdir).resolve()
@@ -101,6 +105,9 @@ def run_load(
     if deadline is None:
         deadline = time.monotonic() + run_params.run_time + STARTUP_MARGIN_S
 
+    # external_workers: the master waits for workers started elsewhere (k8s `locust --worker -f -`).
+    expected_workers = run_params.workers if run_params.workers > (0 if external_workers else 1) else 0
+    local_workers = 0 if external_workers else expected_workers
     config_path = workdir / CONFIG_NAME
     config_path.write_text(
         json.dumps(
@@ -110,10 +117,10 @@ def run_load(
                 "user_count": run_params.user_count,
                 "spawn_rate": run_params.spawn_rate,
                 "run_time_s": run_params.run_time,
-                "expected_workers": run_params.workers if run_params.workers > 1 else 0,
+                "expected_workers": expected_workers,
                 "master_host": "127.0.0.1",
-                "master_bind_host": "127.0.0.1",
-                "master_port": _free_port() if run_params.workers > 1 else 0,
+                "master_bind_host": master_bind_host,
+                "master_port": (master_port or _free_port()) if expected_workers else 0,
                 "workdir": str(workdir),
                 "parent_pid": os.getpid(),
                 "unreachable_abort_s": unreachable_abort_s,
@@ -129,7 +136,7 @@ def run_load(
         try:
             master = _spawn("run", config_path, workdir, log, process_group=None)
             processes.append(master)
-            for _ in range(run_params.workers if run_params.workers > 1 else 0):
+            for _ in range(local_workers):
                 processes.append(_spawn("worker", config_path, workdir, log, process_group=master.pid))
             stop_reason = _watch(master, workdir, on_stats, should_stop, deadline)
         finally:
