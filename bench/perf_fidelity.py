@@ -11,15 +11,13 @@ import argparse
 import csv
 import io
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from running_platform import median, running_platform, wait_terminal
+from running_platform import median, nginx, running_platform, wait_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUST = ROOT / ".venv" / "bin" / "locust"
@@ -33,33 +31,6 @@ class Raw(FastHttpUser):
     def home(self):
         self.client.get("/", name="home")
 """
-NGINX_CONF = """daemon off; worker_processes 1; pid {p}/nginx.pid; error_log {p}/error.log;
-events {{ worker_connections 1024; }}
-http {{ access_log off; client_body_temp_path {p}/cb; proxy_temp_path {p}/px; fastcgi_temp_path {p}/fc;
-uwsgi_temp_path {p}/uw; scgi_temp_path {p}/sc;
-server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok"; }} }} }}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_target() -> tuple[subprocess.Popen, str]:
-    prefix, port = Path(tempfile.mkdtemp(prefix="bench-nginx-")), free_port()
-    (prefix / "nginx.conf").write_text(NGINX_CONF.format(p=prefix, port=port))
-    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf")], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def aggregated(csv_text: str) -> tuple[float, float]:
@@ -95,20 +66,16 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    nginx, target = start_target()
-    try:
-        with running_platform() as api:
-            code, scenario = api.call("POST", "/api/v1/perf-test/scenarios", {
-                "name": "bench fidelity", "host": target, "requests": [{"name": "home", "path": "/"}]})  # fmt: skip
-            assert code == 201, scenario
-            raw, through, two = [], [], []
-            for _ in range(args.rounds):
-                raw.append(raw_locust(target, args.users, args.seconds))
-                through.append(platform_load(api, scenario["id"], args.users, args.seconds))
-                two.append(platform_load(api, scenario["id"], args.users, args.seconds, workers=2))
-            api.call("DELETE", f"/api/v1/perf-test/scenarios/{scenario['id']}")
-    finally:
-        nginx.terminate()
+    with nginx('location / { return 200 "ok"; }') as target, running_platform() as api:
+        code, scenario = api.call("POST", "/api/v1/perf-test/scenarios", {
+            "name": "bench fidelity", "host": target, "requests": [{"name": "home", "path": "/"}]})  # fmt: skip
+        assert code == 201, scenario
+        raw, through, two = [], [], []
+        for _ in range(args.rounds):
+            raw.append(raw_locust(target, args.users, args.seconds))
+            through.append(platform_load(api, scenario["id"], args.users, args.seconds))
+            two.append(platform_load(api, scenario["id"], args.users, args.seconds, workers=2))
+        api.call("DELETE", f"/api/v1/perf-test/scenarios/{scenario['id']}")
     header = ("round", "raw rps", "raw p50", "testfleet rps", "tf p50", "2 workers rps")
     print("{:>5} | {:>9} | {:>7} | {:>13} | {:>6} | {:>13}".format(*header))
     for i, ((r, rp), (t, tp), (w, _)) in enumerate(zip(raw, through, two, strict=True), 1):

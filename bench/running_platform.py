@@ -68,6 +68,45 @@ def running_platform(timeout_s: float = 300):
             started.wait(60)
 
 
+NGINX_CONF = """daemon off; worker_processes 1; pid {p}/nginx.pid; error_log {p}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {p}/cb; proxy_temp_path {p}/px; fastcgi_temp_path {p}/fc;
+uwsgi_temp_path {p}/uw; scgi_temp_path {p}/sc; include /etc/nginx/mime.types;
+server {{ listen 127.0.0.1:{port}; {location} }} }}
+"""
+
+
+@contextmanager
+def nginx(location: str):
+    """A real nginx on a free port with one server block body; yield its base URL."""
+    import shutil
+    import socket
+    import tempfile
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    prefix = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+    (prefix / "nginx.conf").write_text(NGINX_CONF.format(p=prefix, port=port, location=location))
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(prefix, ignore_errors=True)
+
+
 def wait_terminal(api: Api, path: str, timeout_s: float = 600, poll_s: float = 0.05) -> dict:
     """Poll a status endpoint until the run is settled."""
     deadline = time.monotonic() + timeout_s

@@ -10,9 +10,7 @@ import argparse
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from selenium import webdriver
@@ -20,7 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from running_platform import median, running_platform, wait_terminal
+from running_platform import median, nginx, running_platform, wait_terminal
 
 SITE = Path(__file__).resolve().parents[1] / "web-test-service" / "tests" / "site"
 STEPS = [("open", "/login.html", ""), ("assertTitle", "Login", ""), ("type", "id=username", "tom"),
@@ -29,19 +27,6 @@ STEPS = [("open", "/login.html", ""), ("assertTitle", "Login", ""), ("type", "id
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
          "--window-size=1280,800"]  # fmt: skip
-
-
-def serve_site() -> str:
-    class Quiet(SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(SITE), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def plain_selenium(base: str) -> float:
@@ -81,8 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    base = serve_site()
-    with running_platform() as api:
+    # A real web server: Python's http.server stalls Chromium's parallel connections for seconds.
+    with nginx(f"root {SITE}; location / {{ }}") as base, running_platform() as api:
         code, script = api.call("POST", "/api/v1/web-test/scripts", {
             "name": "bench web overhead", "base_url": base,
             "commands": [{"command": c, "target": t, "value": v} for c, t, v in STEPS]})  # fmt: skip

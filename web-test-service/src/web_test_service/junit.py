@@ -71,9 +71,10 @@ def add_outcome(case: ET.Element, run: Mapping[str, Any]) -> str:
     """Add <failure>/<error>/<skipped> to the testcase; return the outcome counted for the suite."""
     state = run.get("state")
     failures = failing_steps(run)
-    first = failures[0] if failures else None
-    where = f"{describe_step(first)}: " if first else ""
-    reason = run.get("message") or (first.get("message") if first else None) or state
+    # Name the step that decided the verdict: the last failure (an assert ends the run; verifies go on).
+    decisive = failures[-1] if failures else None
+    where = f"{describe_step(decisive)}: " if decisive else ""
+    reason = (decisive.get("message") if decisive else None) or run.get("message") or state
     if state == "failed":
         element = ET.SubElement(case, "failure", message=clean(f"{where}{reason}"), type="AssertionError")
         element.text = clean("\n".join(f"{describe_step(step)}: {step.get('message')}" for step in failures))
