@@ -5,9 +5,12 @@ PY := $(VENV)/bin/python
 USER ?= alice
 ROLE ?= tester
 PYTEST_ARGS ?=
-TEST_PATHS := shared/tests tests gateway/tests web-test-service/tests perf-test-service/tests scheduler-service/tests deploy/tests
+TEST_PATHS := shared/tests tests/platform gateway/tests web-test-service/tests perf-test-service/tests scheduler-service/tests deploy/tests
 
-.PHONY: help install up test lint token clean bench compose-up compose-down compose-config k8s-validate k8s-apply images
+# Reliability and security: kills, restarts, load and bad input against a running platform.
+RELIABILITY_PATHS := tests/reliability
+
+.PHONY: help install up test test-reliability lint token clean bench compose-up compose-down compose-config k8s-validate k8s-apply images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +23,9 @@ up: ## install what is missing, run every process in the foreground (Ctrl-C stop
 
 test: install ## run every test suite (real Redis, workers, nginx, Chromium, Locust)
 	$(PY) -m pytest $(TEST_PATHS) $(PYTEST_ARGS)
+
+test-reliability: install ## faults, load, bad input and security against `make up` (about 15 min)
+	$(PY) -m pytest $(RELIABILITY_PATHS) -s $(PYTEST_ARGS)
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,112 @@
+"""The whole platform as a user starts it (`make up`), on free ports, for end-to-end suites."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from shared.auth import encode_token
+from shared.testing import TEST_SECRET, free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("web-test", "perf-test", "scheduler")
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below pid, found through /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@dataclass
+class Platform:
+    """`make up` running in its own process group; stop() is Ctrl-C."""
+
+    var_dir: Path
+    redis_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    processes: set[int] = field(default_factory=set)
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.ports['GATEWAY_PORT']}"
+
+    @property
+    def flower_auth(self) -> tuple[str, str]:
+        return ("ops", "ops-password")
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.ports,
+            "VAR_DIR": str(self.var_dir),
+            "REDIS_URL": self.redis_url,
+            "AUTH_SECRET": TEST_SECRET,
+            "FLOWER_BASIC_AUTH": ":".join(self.flower_auth),
+            **self.extra_env,
+        }
+
+    def start(self, timeout: float = 240) -> Platform:
+        names = ("GATEWAY_PORT", "WEB_TEST_PORT", "PERF_TEST_PORT", "SCHEDULER_PORT", "FLOWER_PORT")
+        self.ports = {name: str(free_port()) for name in names}
+        self.log = self.var_dir.parent / "up.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(["make", "-s", "up"], cwd=ROOT, env=self.env(), stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        wait_until(self.ready, timeout, 1.0, what="all three services ready through the gateway")
+        return self
+
+    def ready(self) -> bool:
+        self.processes |= descendants(self.proc.pid)
+        assert self.proc.poll() is None, self.log.read_text()[-3000:]
+        codes = [requests.get(f"{self.gateway}/api/v1/{s}/ready", timeout=5).status_code for s in SERVICES]
+        return codes == [200, 200, 200]
+
+    def token(self, role: str, user: str | None = None) -> str:
+        return encode_token(TEST_SECRET, user or f"{role}-user", role, 3600)
+
+    def headers(self, role: str, user: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, user)}"}
+
+    def stop(self, timeout: float = 60) -> set[int]:
+        """Ctrl-C the whole platform; return the pids that are still alive afterwards."""
+        if self.proc is None:
+            return set()
+        self.processes |= descendants(self.proc.pid)
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+        finally:
+            self.proc = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(alive(p) for p in self.processes):
+            time.sleep(0.2)
+        return {p for p in self.processes if alive(p)}
