@@ -6,6 +6,8 @@ Reads the same variables as the container (see defaults below) from the environm
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import pwd
 import re
@@ -22,6 +24,10 @@ def local_defaults(prefix: Path) -> dict[str, str]:
     return {
         "GATEWAY_PORT": "8080",
         "GATEWAY_MAX_BODY": "10m",
+        # Per client address on /api/ (nginx limit_req). On one machine every client (the load test's 20 threads,
+        # the fuzzers) shares 127.0.0.1, so the local default is high; compose and k8s set their own.
+        "GATEWAY_RATE_LIMIT": "500r/s",
+        "GATEWAY_RATE_BURST": "1000",
         "WEB_TEST_UPSTREAM": f"{host}:{os.environ.get('WEB_TEST_PORT', '5001')}",
         "PERF_TEST_UPSTREAM": f"{host}:{os.environ.get('PERF_TEST_PORT', '5002')}",
         "SCHEDULER_UPSTREAM": f"{host}:{os.environ.get('SCHEDULER_PORT', '5003')}",
@@ -34,6 +40,13 @@ def local_defaults(prefix: Path) -> dict[str, str]:
         # locally the workers keep the user that runs `make up`.
         "GATEWAY_USER_DIRECTIVE": f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else "",
     }
+
+
+def ssha(password: str) -> str:
+    """nginx's salted SHA-1 htpasswd scheme: the password itself is never written under the var dir."""
+    salt = os.urandom(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - the scheme nginx reads
+    return "{SSHA}" + base64.b64encode(digest + salt).decode()
 
 
 def substitute(text: str, values: dict[str, str]) -> str:
@@ -61,7 +74,7 @@ def render(prefix: Path, env: dict[str, str] | None = None) -> Path:
     conf.write_text(substitute((HERE / "local/nginx.conf.template").read_text(), values))
     user, _, password = env.get("FLOWER_BASIC_AUTH", "admin:testfleet").partition(":")
     htpasswd = Path(values["FLOWER_HTPASSWD"])
-    htpasswd.write_text(f"{user}:{{PLAIN}}{password}\n")
+    htpasswd.write_text(f"{user}:{ssha(password)}\n")
     htpasswd.chmod(0o600)
     return conf
 

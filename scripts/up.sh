@@ -56,6 +56,9 @@ for pkg in web_test_service perf_test_service scheduler_service; do
 done
 
 GW="http://127.0.0.1:$GATEWAY_PORT"
+# Never print a password that is not the development default: this output is the platform's log.
+if [ "$FLOWER_BASIC_AUTH" = "admin:testfleet" ]; then flower_note="admin:testfleet"
+else flower_note="user ${FLOWER_BASIC_AUTH%%:*}, password from FLOWER_BASIC_AUTH"; fi
 cat <<MSG
 
 TestFleet is starting (Ctrl-C stops everything):
@@ -63,7 +66,7 @@ TestFleet is starting (Ctrl-C stops everything):
   web-test API  $GW/api/v1/web-test/   (ready: $GW/api/v1/web-test/ready)
   perf-test API $GW/api/v1/perf-test/  (ready: $GW/api/v1/perf-test/ready)
   scheduler API $GW/api/v1/scheduler/  and $GW/api/v1/schedules
-  Flower        $GW/flower/  (basic auth: $FLOWER_BASIC_AUTH)
+  Flower        $GW/flower/  (basic auth: $flower_note)
   AUTH_SECRET   ${AUTH_SECRET:+set from the environment}${auth_note}
   token         make token USER=alice ROLE=tester
 

@@ -42,6 +42,7 @@ def test_entries_go_to_each_service_by_name(monkeypatch):
     monkeypatch.setenv("CLEANUP_CRON", "30 3 * * *")
     monkeypatch.setenv("RESULT_RETENTION_DAYS", "7")
     monkeypatch.setenv("REAPER_HEARTBEAT_TIMEOUT_S", "90")
+    monkeypatch.setenv("REAPER_INTERVAL_S", "45")
     entries = beat_schedule(SchedulerSettings())
     assert {k: v["task"] for k, v in entries.items()} == {
         names.BEAT_CLEANUP_WEB: names.WEB_CLEANUP_OLD_RESULTS,
@@ -53,7 +54,7 @@ def test_entries_go_to_each_service_by_name(monkeypatch):
     cleanup = entries[names.BEAT_CLEANUP_WEB]
     assert cleanup["schedule"] == crontab(minute="30", hour="3") and cleanup["kwargs"] == {"retention_days": 7}
     assert entries[names.BEAT_REAP_PERF]["kwargs"] == {"heartbeat_timeout_s": 90}
-    assert entries[names.BEAT_REAP_PERF]["schedule"] == 60
+    assert entries[names.BEAT_REAP_PERF]["schedule"] == 45
     # Default: cleanup at 02:00 UTC, 30 days, evaluation on every whole minute.
     defaults = beat_schedule(SchedulerSettings(_env_file=None, cleanup_cron="0 2 * * *", result_retention_days=30))
     assert defaults[names.BEAT_CLEANUP_PERF]["schedule"] == crontab(minute="0", hour="2")

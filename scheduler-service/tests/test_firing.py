@@ -197,3 +197,19 @@ def test_worker_evaluations_fire_one_run_per_slot_and_record_jobs(
     assert len(target.requests) == 1
     claims = jwt.decode(target.requests[0]["headers"]["Authorization"].split()[1], TEST_SECRET, algorithms=["HS256"])
     assert claims["sub"] == "carol"
+
+
+def test_job_history_keeps_only_the_retention(session):
+    from scheduler_service.schemas import JobReport
+
+    old = JobRun(
+        job="reap_stuck_runs", service="web-test", outcome={}, created_at=datetime.now(UTC) - timedelta(days=9)
+    )
+    other_service = JobRun(job="reap_stuck_runs", service="perf-test", outcome={},
+                           created_at=datetime.now(UTC) - timedelta(days=9))  # fmt: skip
+    session.add_all([old, other_service])
+    session.commit()
+    report = JobReport(job="reap_stuck_runs", service="web-test", outcome={"requeued": 0, "settled": 0})
+    kept = scheduler.record_job(session=session, report=report, retention_days=7)
+    remaining = {row.id for row in session.query(JobRun)}
+    assert remaining == {kept.id, other_service.id}  # only this job's and service's old runs go

@@ -17,92 +17,114 @@ from perf_test_service.locustfile_gen import generate_locustfile
 from perf_test_service.models import Run, Scenario
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.thresholds import decide_state, evaluate_thresholds
+from shared import runs
 from shared.db import utcnow
-from shared.runs import ACTIVE_STATES, RunLock, RunState, stop_requested
+from shared.reaper import MAX_ATTEMPTS, WORKER_LOST
+from shared.runs import ACTIVE_STATES, Heartbeat, RunLock, RunState, retry_db, stop_requested
 
 log = logging.getLogger(__name__)
-HEARTBEAT_INTERVAL_S = 5.0
+HEARTBEAT_INTERVAL_S = runs.HEARTBEAT_INTERVAL_S
 LIVE_SAVE_INTERVAL_S = 1.0
+# A delivery that finds the lock held by a live holder on another host waits this long for it to lapse.
+LOCK_WAIT_S = runs.RUN_LOCK_TTL_S + 5
 
 
-def execute_run(run_id: str, *, sessions: sessionmaker, redis: Redis, settings) -> str:
-    """Execute a queued run once: Locust in its own processes, live stats saved about once a second."""
-    lock = RunLock(redis, run_id, ttl_s=int(HEARTBEAT_INTERVAL_S * 6))
-    if not lock.acquire():
+def execute_run(run_id: str, *, sessions: sessionmaker, redis: Redis, settings,
+                lock_wait_s: float = LOCK_WAIT_S) -> str:  # fmt: skip
+    """Execute a queued run once: Locust in its own processes, live stats saved about once a second.
+
+    The run's lock is taken first: at once, from a holder on this host that was killed, or after the
+    lock of a holder elsewhere lapsed. The final save is retried through a short database outage.
+    """
+    lock = RunLock(redis, run_id, ttl_s=runs.RUN_LOCK_TTL_S)
+    if not lock.acquire_or_wait(lock_wait_s):
         return "skipped"  # another delivery of this run is executing it
     workdir = settings.resolved_var_dir / "perf-runs" / run_id
     try:
-        with sessions() as session:
-            run = session.get(Run, run_id)
-            if run is None or run.state not in ACTIVE_STATES:
-                return run.state if run else "skipped"
-            scenario = session.get(Scenario, run.scenario_id) if run.scenario_id else None
-            if stop_requested(redis, run_id):
-                return _settle(sessions, run_id, RunState.stopped)
-            if scenario is None:
-                return _settle(sessions, run_id, RunState.error, {"code": "scenario_deleted",
-                                                                  "message": "scenario deleted"})  # fmt: skip
-            try:  # resolved now, not only when saved: DNS may have changed since
-                check_host(scenario.host, settings.perf_allowed_hosts)
-            except HostNotAllowed as exc:
-                return _settle(sessions, run_id, RunState.error, {"code": "host_not_allowed", "message": str(exc)})
-            run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
-            run.heartbeat_at = utcnow()
-            session.commit()
-            params, host = dict(run.params), scenario.host
-            source = scenario.locustfile or generate_locustfile(ScenarioSpec.model_validate(scenario.definition))
-            thresholds = (scenario.definition or {}).get("thresholds")
+        claimed = retry_db(lambda: _claim(sessions, redis, run_id, settings), f"start run {run_id}")
+        if isinstance(claimed, str):
+            return claimed
+        params, host, source, thresholds = claimed
 
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         locustfile = workdir / "locustfile.py"
         locustfile.write_text(source)
         live = LiveRecorder(sessions, run_id, lock)
-        result = run_load(
-            locustfile,
-            host,
-            params,
-            workdir,
-            on_stats=live,
-            should_stop=lambda: stop_requested(redis, run_id),
-            external_workers=settings.perf_locust_workers == "external",
-            master_bind_host=settings.perf_locust_master_bind,
-            master_port=settings.perf_locust_master_port if settings.perf_locust_workers == "external" else None,
-        )
-        return _save_result(sessions, run_id, result, thresholds)
+        with Heartbeat(sessions, Run, run_id, lock):
+            result = run_load(
+                locustfile,
+                host,
+                params,
+                workdir,
+                on_stats=live,
+                should_stop=lambda: stop_requested(redis, run_id),
+                external_workers=settings.perf_locust_workers == "external",
+                master_bind_host=settings.perf_locust_master_bind,
+                master_port=settings.perf_locust_master_port if settings.perf_locust_workers == "external" else None,
+            )
+        return retry_db(lambda: _save_result(sessions, run_id, result, thresholds), f"save result of run {run_id}")
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except Exception:  # Redis away: the lock expires by itself
+            log.warning("could not release the lock of run %s", run_id, exc_info=True)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _claim(sessions: sessionmaker, redis: Redis, run_id: str, settings) -> tuple | str:
+    """Mark the run running (or settle it if it cannot run); one transaction, safe to repeat."""
+    with sessions() as session:
+        run = session.get(Run, run_id)
+        if run is None or run.state not in ACTIVE_STATES:
+            return run.state if run else "skipped"
+        scenario = session.get(Scenario, run.scenario_id) if run.scenario_id else None
+        if stop_requested(redis, run_id):
+            return _settle(sessions, run_id, RunState.stopped)
+        if scenario is None:
+            return _settle(sessions, run_id, RunState.error, {"code": "scenario_deleted",
+                                                              "message": "scenario deleted"})  # fmt: skip
+        if run.state == RunState.running and run.attempts >= MAX_ATTEMPTS:
+            # Every earlier execution died holding the run (killed worker): do not let it kill another.
+            return _settle(sessions, run_id, RunState.error, dict(WORKER_LOST))
+        try:  # resolved now, not only when saved: DNS may have changed since
+            check_host(scenario.host, settings.perf_allowed_hosts)
+        except HostNotAllowed as exc:
+            return _settle(sessions, run_id, RunState.error, {"code": "host_not_allowed", "message": str(exc)})
+        run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
+        run.heartbeat_at = utcnow()
+        session.commit()
+        params, host = dict(run.params), scenario.host
+        source = scenario.locustfile or generate_locustfile(ScenarioSpec.model_validate(scenario.definition))
+        thresholds = (scenario.definition or {}).get("thresholds")
+        return params, host, source, thresholds
+
+
 class LiveRecorder:
-    """on_stats callback: save the live snapshot (throttled) and beat the run's heartbeat."""
+    """on_stats callback: save the live snapshot, throttled; a failed save is skipped, not retried."""
 
     def __init__(self, sessions: sessionmaker, run_id: str, lock: RunLock):
         self.sessions, self.run_id, self.lock = sessions, run_id, lock
         self._last_save = float("-inf")
-        self._last_beat = float("-inf")
 
     def __call__(self, snapshot: dict) -> None:
         now = time.monotonic()
-        values = {}
-        if now - self._last_beat >= HEARTBEAT_INTERVAL_S:
-            self.lock.refresh()
-            values["heartbeat_at"] = utcnow()
-            self._last_beat = now
-        if now - self._last_save >= LIVE_SAVE_INTERVAL_S:
-            values.update(
-                elapsed_ms=int(snapshot.get("elapsed_ms") or 0),
-                users=int(snapshot.get("users") or 0),
-                worker_count=int(snapshot.get("worker_count") or 0),
-                stats=snapshot.get("stats"),
-                history=snapshot.get("history"),
-            )
-            self._last_save = now
-        if values:
+        if now - self._last_save < LIVE_SAVE_INTERVAL_S:
+            return
+        self._last_save = now
+        values = {
+            "elapsed_ms": int(snapshot.get("elapsed_ms") or 0),
+            "users": int(snapshot.get("users") or 0),
+            "worker_count": int(snapshot.get("worker_count") or 0),
+            "stats": snapshot.get("stats"),
+            "history": snapshot.get("history"),
+        }
+        try:
             with self.sessions() as session:
                 session.execute(update(Run).where(Run.id == self.run_id).values(**values))
                 session.commit()
+        except Exception:  # the next snapshot supersedes this one; the final result is saved with retries
+            log.warning("live stats of run %s not saved", self.run_id, exc_info=True)
 
 
 def _read_text(path: Path | None) -> str | None:
@@ -140,4 +162,5 @@ def _settle(sessions: sessionmaker, run_id: str, state: RunState, error: dict | 
 def settle_after_crash(*, sessions: sessionmaker, run_id: str, code: str, message: str,
                        state: RunState = RunState.error) -> None:  # fmt: skip
     """Settle a run the task could not finish normally (time limit, forced stop, crash)."""
-    _settle(sessions, run_id, state, None if state == RunState.stopped else {"code": code, "message": message[:2000]})
+    error = None if state == RunState.stopped else {"code": code, "message": message[:2000]}
+    retry_db(lambda: _settle(sessions, run_id, state, error), f"settle run {run_id}")

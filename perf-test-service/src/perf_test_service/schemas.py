@@ -72,6 +72,15 @@ class PerfRunRead(BaseModel):
     thresholds: list[dict[str, Any]] | None
 
 
+class NoPerfRunYet(BaseModel):
+    """/status of a scenario that has never run."""
+
+    scenario_id: str
+    state: None
+    run_id: None
+    stats: None
+
+
 class PerfRunList(BaseModel):
     items: list[PerfRunRead]
     total: int

@@ -67,7 +67,7 @@ def cleanup_old_results(retention_days: int | None = None) -> dict:
 
 
 @shared_task(name=names.PERF_REAP_STUCK_RUNS)
-def reap_stuck_runs(heartbeat_timeout_s: int = 120) -> dict:
+def reap_stuck_runs(heartbeat_timeout_s: int = 30) -> dict:
     """Settle runs whose worker is gone: requeue once, else error 'worker lost'."""
     return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), settings=_settings(), run_model=Run,
                             task_name=names.PERF_RUN_SCENARIO, queue=names.PERF_QUEUE,

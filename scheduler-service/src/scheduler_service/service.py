@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler_service.config import SchedulerSettings
@@ -219,10 +219,19 @@ def fire_schedule(
 # --- system jobs ----------------------------------------------------------------------------
 
 
-def record_job(*, session: Session, report: JobReport) -> JobRun:
-    """Store one system job run as a service reported it."""
-    row = JobRun(job=report.job, service=report.service, outcome=report.outcome, created_at=utcnow())
+def record_job(*, session: Session, report: JobReport, retention_days: int) -> JobRun:
+    """Store one system job run as a service reported it; drop that job's runs past the retention."""
+    now = utcnow()
+    row = JobRun(job=report.job, service=report.service, outcome=report.outcome, created_at=now)
     session.add(row)
+    # The reaper reports every few seconds: the history keeps what the results keep, no more.
+    session.execute(
+        delete(JobRun).where(
+            JobRun.job == report.job,
+            JobRun.service == report.service,
+            JobRun.created_at < now - timedelta(days=retention_days),
+        )
+    )
     session.commit()
     log.info("system job %s on %s: %s", report.job, report.service, report.outcome)
     return row

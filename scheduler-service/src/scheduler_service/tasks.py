@@ -43,7 +43,7 @@ def record_job(job: str, service: str, outcome: dict | None = None) -> dict | No
     except ValidationError as exc:  # a malformed report is dropped, not retried forever
         log.warning("ignored a malformed job report %r from %r: %s", job, service, exc)
         return None
-    row = scheduler.record_job(session=_session(), report=report)
+    row = scheduler.record_job(session=_session(), report=report, retention_days=_settings().result_retention_days)
     return {"id": row.id, "job": row.job, "service": row.service}
 
 

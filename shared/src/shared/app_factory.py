@@ -15,6 +15,7 @@ from shared.health import Check, health_blueprint, redis_check, worker_check
 from shared.logging import configure_logging, init_request_logging
 from shared.names import SERVICE_QUEUE
 from shared.openapi import openapi_blueprint
+from shared.redis_client import redis_from_url
 
 
 def api_prefix(service: str) -> str:
@@ -33,6 +34,8 @@ def create_service_app(
     app = Flask(import_name)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["settings"] = settings
+    # One client (and connection pool) per process, not one per request.
+    app.extensions["redis"] = redis_from_url(settings.redis_url)
     db = Database(settings.sqlalchemy_url)
     db.init_app(app)
     init_request_logging(app)

@@ -108,6 +108,12 @@ def register_error_handlers(app: Flask) -> None:
     """Answer every error, expected or not, in the contract's JSON shape."""
     app.request_class = JSONErrorRequest
 
+    @app.after_request
+    def _no_content_has_no_type(response):
+        if response.status_code == 204:  # a view's `return "", 204` would be labelled text/html
+            response.headers.pop("Content-Type", None)
+        return response
+
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
         return error_response(exc.status, exc.code, exc.message, exc.details)

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 
 from shared.auth import public
+from shared.pagination import MAX_LIMIT
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -22,14 +23,23 @@ ERROR_SCHEMA = {
     },
 }
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
+# ?limit= and ?offset= exactly as shared.pagination.page_args accepts them.
+MAX_OFFSET = 10**9
+PAGE_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+}
+# Errors any operation may answer: bad request, body too large (Flask and the gateway), request line too long and
+# rate limited (the gateway), a dependency down.
+COMMON_ERRORS = (400, 413, 414, 429, 503)
 _PARAM_TYPES = {"int": {"type": "integer"}, "string": {"type": "string"}, None: {"type": "string"}}
 
 
 def document(
     summary: str,
     *,
-    body: type[BaseModel] | None = None,
-    response: type[BaseModel] | dict | None = None,
+    body: type[BaseModel] | dict | tuple[type[BaseModel], ...] | None = None,
+    response: type[BaseModel] | dict | tuple[type[BaseModel], ...] | None = None,
     status: int = 200,
     errors: tuple[int, ...] = (),
     query: dict[str, dict] | None = None,
@@ -52,9 +62,11 @@ def document(
     return decorate
 
 
-def _schema_ref(model: type[BaseModel] | dict, components: dict) -> dict:
+def _schema_ref(model: type[BaseModel] | dict | tuple, components: dict) -> dict:
     if isinstance(model, dict):
         return model
+    if isinstance(model, tuple):  # one of several bodies, e.g. a declarative scenario or an admin's locustfile
+        return {"anyOf": [_schema_ref(m, components) for m in model]}
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
@@ -97,14 +109,16 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
             resp_schema = meta.get("response")
             content_type = meta.get("content_type", "application/json")
             ok: dict[str, Any] = {"description": "success"}
-            if resp_schema is not None:
+            if status == "204":
+                pass  # No Content: no body, no Content-Type
+            elif resp_schema is not None:
                 ok["content"] = {content_type: {"schema": _schema_ref(resp_schema, components)}}
             elif content_type == "application/json":
                 ok["content"] = {"application/json": {"schema": {"type": "object"}}}
             else:
                 ok["content"] = {content_type: {"schema": {"type": "string"}}}
             responses = {status: ok}
-            error_codes = set(meta.get("errors", ())) | {400, 413, 503}
+            error_codes = set(meta.get("errors", ())) | set(COMMON_ERRORS)
             if not is_public:
                 error_codes |= {401}
                 op["security"] = [{"bearerAuth": []}]
@@ -112,6 +126,8 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
                 error_codes.add(404)
             if meta.get("body") is not None or meta.get("query"):
                 error_codes.add(422)
+            if meta.get("body") is not None:
+                error_codes.add(415)  # a body that is not application/json
             for code in sorted(error_codes):
                 responses[str(code)] = {
                     "description": "error",
@@ -120,7 +136,9 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
             op["responses"] = responses
             paths.setdefault(path, {})[method.lower()] = op
     return {
-        "openapi": "3.0.3",
+        # 3.1: its schemas are JSON Schema 2020-12, which is what pydantic emits (anyOf null, numeric
+        # exclusiveMinimum); as 3.0 the document was invalid and clients could not generate requests from it.
+        "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from celery import Celery
 from redis import Redis
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.broker import KOMBU_PRIORITY_SEP
@@ -64,26 +64,38 @@ def reap_stuck_runs(
     ).scalars()
     lost = [run for run in running if not redis.exists(LOCK_KEY.format(run_id=run.id))]
 
+    in_broker = task_ids_in_broker(redis, queue)  # before the query: a message seen here stays accounted for
     queued = list(
         session.execute(
             select(run_model).where(run_model.state == RunState.queued, run_model.created_at < cutoff)
         ).scalars()
     )
-    if queued:
+    suspects = [run for run in queued if run.task_id not in in_broker]
+    if suspects:
+        # Look again: a worker moves a message from the queue into `unacked` in two steps.
         in_broker = task_ids_in_broker(redis, queue)
         lost += [
-            run for run in queued if run.task_id not in in_broker and not redis.exists(LOCK_KEY.format(run_id=run.id))
+            run for run in suspects if run.task_id not in in_broker and not redis.exists(LOCK_KEY.format(run_id=run.id))
         ]
 
     for run in lost:
+        # Compare-and-set on the state seen: a run that a worker settled or restarted meanwhile is left alone.
+        seen = run.state
         if run.attempts < MAX_ATTEMPTS:
-            run.state, run.started_at, run.heartbeat_at = RunState.queued, None, None
-            run.attempts += 1
-            session.commit()
+            values = {"state": RunState.queued, "started_at": None, "heartbeat_at": None, "attempts": run.attempts + 1}
+        else:
+            values = {"state": RunState.error, "finished_at": utcnow(), "error": dict(WORKER_LOST)}
+        changed = session.execute(
+            update(run_model).where(run_model.id == run.id, run_model.state == seen).values(**values)
+        ).rowcount
+        session.commit()
+        if not changed:
+            continue
+        session.refresh(run)
+        if run.state == RunState.queued:
             run.task_id = celery.send_task(task_name, args=[run.id], priority=priority_of(run)).id
+            session.commit()
             counts["requeued"] += 1
         else:
-            run.state, run.finished_at, run.error = RunState.error, utcnow(), dict(WORKER_LOST)
             counts["settled"] += 1
-        session.commit()
     return counts

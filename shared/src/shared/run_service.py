@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 
 from celery import Celery
 from redis import Redis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,7 +56,14 @@ def latest_run(session: Session, target_column, target_id: str):
 
 
 def enqueue_run(session: Session, celery: Celery, run, task_name: str, *, time_limit_s: float):
-    """Insert the queued run, then send its task; 409 if another is active, 503 if the broker is down."""
+    """Insert the queued run, then send its task; 409 if another is active, 503 if the broker is down.
+
+    The task id is chosen before the insert, so a submission is one write transaction: under
+    concurrent submissions the SQLite write lock is taken once per run, and a run whose message
+    was sent can no longer fail on a second commit. A row committed without its message (the API
+    died in between) is re-enqueued by the reaper, which looks its task id up in the broker.
+    """
+    run.task_id = uuid.uuid4().hex
     session.add(run)
     try:
         session.commit()
@@ -63,9 +71,10 @@ def enqueue_run(session: Session, celery: Celery, run, task_name: str, *, time_l
         session.rollback()
         raise Conflict(ALREADY_ACTIVE) from None
     try:
-        result = celery.send_task(
+        celery.send_task(
             task_name,
             args=[run.id],
+            task_id=run.task_id,
             priority=celery_priority(run.priority),
             soft_time_limit=time_limit_s + 30,
             time_limit=time_limit_s + 60,
@@ -75,8 +84,6 @@ def enqueue_run(session: Session, celery: Celery, run, task_name: str, *, time_l
         run.error = {"code": "broker_unavailable", "message": f"could not enqueue: {exc.__class__.__name__}"}
         session.commit()
         raise ServiceUnavailable("the broker is not reachable; retry shortly", code="broker_unavailable") from None
-    run.task_id = result.id
-    session.commit()
     return run
 
 
@@ -84,11 +91,21 @@ def stop_active(session: Session, redis: Redis, celery: Celery, run) -> None:
     """Stop a run: a queued one at once; a running one by its flag, then by interrupting the task."""
     request_stop(redis, run.id)
     if run.state == RunState.queued:
-        run.state, run.finished_at = RunState.stopped, utcnow()
+        # Compare-and-set: a worker may have started the run since it was read; then the flag stops it.
+        model = type(run)
+        stopped = session.execute(
+            update(model)
+            .where(model.id == run.id, model.state == RunState.queued)
+            .values(state=RunState.stopped, finished_at=utcnow())
+        ).rowcount
         session.commit()
-        if run.task_id:
-            celery.control.revoke(run.task_id)  # the worker discards it if it ever arrives
-        return
+        session.refresh(run)
+        if stopped:
+            if run.task_id:
+                celery.control.revoke(run.task_id)  # the worker discards it if it ever arrives
+            return
+        if run.state not in ACTIVE_STATES:
+            return
     if not wait_until_settled(session, run, STOP_GRACE_S) and run.task_id:
         # The run did not notice the flag: SIGUSR1 raises SoftTimeLimitExceeded inside the task,
         # whose handlers still close the browser / end the Locust processes.

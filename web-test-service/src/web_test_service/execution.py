@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,15 +10,19 @@ from redis import Redis
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import runs
 from shared.db import utcnow
-from shared.runs import ACTIVE_STATES, RunLock, RunState, stop_requested
+from shared.reaper import MAX_ATTEMPTS, WORKER_LOST
+from shared.runs import ACTIVE_STATES, Heartbeat, RunLock, RunState, retry_db, stop_requested
 from web_test_service.models import Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
 
 log = logging.getLogger(__name__)
-HEARTBEAT_INTERVAL_S = 5.0
+HEARTBEAT_INTERVAL_S = runs.HEARTBEAT_INTERVAL_S
+# A delivery that finds the lock held by a live holder on another host waits this long for it to lapse.
+LOCK_WAIT_S = runs.RUN_LOCK_TTL_S + 5
 
 
 class BrowserUnavailable(Exception):
@@ -32,35 +35,12 @@ class Outcome:
     skipped_reason: str | None = None  # why nothing ran (duplicate delivery, already settled, ...)
 
 
-class Heartbeat:
-    """While a run executes: refresh its lock and its heartbeat_at so the reaper leaves it alone."""
-
-    def __init__(self, sessions: sessionmaker, run_id: str, lock: RunLock):
-        self.sessions, self.run_id, self.lock = sessions, run_id, lock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id}", daemon=True)
-
-    def __enter__(self) -> Heartbeat:
-        self._beat()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=HEARTBEAT_INTERVAL_S + 5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
-            self._beat()
-
-    def _beat(self) -> None:
-        try:
-            self.lock.refresh()
-            with self.sessions() as session:
-                session.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=utcnow()))
-                session.commit()
-        except Exception:  # a missed beat is tolerated; the reaper allows several
-            log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
+@dataclass
+class _Claimed:
+    script: Script
+    script_data: dict
+    base_url: str | None
+    variables: dict
 
 
 def execute_run(
@@ -70,56 +50,73 @@ def execute_run(
     redis: Redis,
     driver_factory: Callable,
     is_last_attempt: bool = True,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> Outcome:
-    """Execute a queued run once; save each step as it happens and the verdict at the end."""
-    lock = RunLock(redis, run_id, ttl_s=int(HEARTBEAT_INTERVAL_S * 6))
-    if not lock.acquire():
+    """Execute a queued run once; save each step as it happens and the verdict at the end.
+
+    The run's lock is taken first: at once, from a holder on this host that was killed, or after the
+    lock of a holder elsewhere lapsed. Every database write is retried through a short outage.
+    """
+    lock = RunLock(redis, run_id, ttl_s=runs.RUN_LOCK_TTL_S)
+    if not lock.acquire_or_wait(lock_wait_s):
         return Outcome("skipped", "another delivery of this run is executing it")
     try:
-        with sessions() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                return Outcome("skipped", "run no longer exists")
-            if run.state not in ACTIVE_STATES:
-                return Outcome(run.state, "run already settled")
-            script = session.get(Script, run.script_id) if run.script_id else None
-            if stop_requested(redis, run_id):
-                return _settle(session, run, RunState.stopped, None)
-            if script is None:
-                return _settle(session, run, RunState.error, {"code": "script_deleted", "message": "script deleted"})
-            run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
-            run.heartbeat_at, run.progress_current, run.finished_at = utcnow(), 0, None
-            session.execute(Step.__table__.delete().where(Step.run_id == run_id))  # a retried run starts over
-            session.execute(Screenshot.__table__.delete().where(Screenshot.run_id == run_id))
-            session.commit()
-            script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
-            resolve = resolve_in_project(session=session, script=script)
-            base_url, variables = run.base_url, dict(run.variables or {})
-
-            recorder = StepRecorder(sessions, run_id)
-            try:
-                with Heartbeat(sessions, run_id, lock):
-                    result = run_script(
-                        script_data,
-                        driver_factory,
-                        base_url=base_url or None,
-                        variables=variables,
-                        on_step=recorder,
-                        should_stop=lambda: stop_requested(redis, run_id),
-                        timeout_ms=script.timeout_ms,
-                        resolve_test=resolve,
-                    )
-            except BrowserStartError as exc:
-                # Infrastructure, not the script: the task retries with backoff, then gives up.
-                if not is_last_attempt:
-                    _requeue(session, run_id)
-                    raise BrowserUnavailable(str(exc)) from exc
-                session.rollback()
-                run = session.get(Run, run_id)
-                return _settle(session, run, RunState.error, {"code": "browser_unavailable", "message": str(exc)})
-            return _save_result(session, run_id, result)
+        claimed = retry_db(lambda: _claim(sessions, redis, run_id), f"start run {run_id}")
+        if isinstance(claimed, Outcome):
+            return claimed
+        recorder = StepRecorder(sessions, run_id)
+        try:
+            with sessions() as resolve_session, Heartbeat(sessions, Run, run_id, lock):
+                result = run_script(
+                    claimed.script_data,
+                    driver_factory,
+                    base_url=claimed.base_url or None,
+                    variables=claimed.variables,
+                    on_step=recorder,
+                    should_stop=lambda: stop_requested(redis, run_id),
+                    timeout_ms=claimed.script_data["timeout_ms"],
+                    resolve_test=resolve_in_project(session=resolve_session, script=claimed.script),
+                )
+        except BrowserStartError as exc:
+            # Infrastructure, not the script: the task retries with backoff, then gives up.
+            if not is_last_attempt:
+                retry_db(lambda: _requeue(sessions, run_id), f"requeue run {run_id}")
+                raise BrowserUnavailable(str(exc)) from exc
+            error = {"code": "browser_unavailable", "message": str(exc)}
+            return retry_db(lambda: _settle_id(sessions, run_id, RunState.error, error), f"settle run {run_id}")
+        return retry_db(lambda: _save_result(sessions, run_id, result), f"save result of run {run_id}")
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except Exception:  # Redis away: the lock expires by itself
+            log.warning("could not release the lock of run %s", run_id, exc_info=True)
+
+
+def _claim(sessions: sessionmaker, redis: Redis, run_id: str) -> _Claimed | Outcome:
+    """Mark the run running (or settle it if it cannot run); one transaction, safe to repeat."""
+    with sessions() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return Outcome("skipped", "run no longer exists")
+        if run.state not in ACTIVE_STATES:
+            return Outcome(run.state, "run already settled")
+        script = session.get(Script, run.script_id) if run.script_id else None
+        if stop_requested(redis, run_id):
+            return _settle(session, run, RunState.stopped, None)
+        if script is None:
+            return _settle(session, run, RunState.error, {"code": "script_deleted", "message": "script deleted"})
+        if run.state == RunState.running and run.attempts >= MAX_ATTEMPTS:
+            # Every earlier execution died holding the run (killed worker): do not let it kill another.
+            return _settle(session, run, RunState.error, dict(WORKER_LOST))
+        run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
+        run.heartbeat_at, run.progress_current, run.finished_at = utcnow(), 0, None
+        session.execute(Step.__table__.delete().where(Step.run_id == run_id))  # a retried run starts over
+        session.execute(Screenshot.__table__.delete().where(Screenshot.run_id == run_id))
+        session.commit()
+        script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
+        claimed = _Claimed(script, script_data, run.base_url, dict(run.variables or {}))
+        session.expunge(script)
+        return claimed
 
 
 class StepRecorder:
@@ -129,6 +126,10 @@ class StepRecorder:
         self.sessions, self.run_id, self.seq = sessions, run_id, 0
 
     def __call__(self, step: StepResult) -> None:
+        retry_db(lambda: self._save(step), f"save step {self.seq} of run {self.run_id}")
+        self.seq += 1
+
+    def _save(self, step: StepResult) -> None:
         with self.sessions() as session:
             session.add(
                 Step(
@@ -148,14 +149,21 @@ class StepRecorder:
                 session.add(Screenshot(run_id=self.run_id, seq=self.seq, png=step.screenshot))
             session.execute(update(Run).where(Run.id == self.run_id).values(progress_current=step.index + 1))
             session.commit()
-        self.seq += 1
 
 
-def _requeue(session: Session, run_id: str) -> None:
-    session.rollback()
-    run = session.get(Run, run_id)
-    run.state, run.started_at = RunState.queued, None
-    session.commit()
+def _requeue(sessions: sessionmaker, run_id: str) -> None:
+    with sessions() as session:
+        run = session.get(Run, run_id)
+        run.state, run.started_at = RunState.queued, None
+        session.commit()
+
+
+def _settle_id(sessions: sessionmaker, run_id: str, state: RunState, error: dict | None) -> Outcome:
+    with sessions() as session:
+        run = session.get(Run, run_id)
+        if run is None or run.state not in ACTIVE_STATES:
+            return Outcome(run.state if run else "skipped", "run already settled")
+        return _settle(session, run, state, error)
 
 
 def _settle(session: Session, run: Run, state: RunState, error: dict | None) -> Outcome:
@@ -164,8 +172,12 @@ def _settle(session: Session, run: Run, state: RunState, error: dict | None) -> 
     return Outcome(state)
 
 
-def _save_result(session: Session, run_id: str, result: RunResult) -> Outcome:
-    session.rollback()
+def _save_result(sessions: sessionmaker, run_id: str, result: RunResult) -> Outcome:
+    with sessions() as session:
+        return _save_result_in(session, run_id, result)
+
+
+def _save_result_in(session: Session, run_id: str, result: RunResult) -> Outcome:
     run = session.get(Run, run_id)
     error = None
     if result.state != RunState.passed and result.message:
@@ -188,8 +200,5 @@ def settle_after_crash(
     *, sessions: sessionmaker, run_id: str, code: str, message: str, state: RunState = RunState.error
 ) -> None:
     """Settle a run the task could not finish normally (time limit, forced stop, crash)."""
-    with sessions() as session:
-        run = session.get(Run, run_id)
-        if run is not None and run.state in ACTIVE_STATES:
-            error = None if state == RunState.stopped else {"code": code, "message": message[:2000]}
-            _settle(session, run, state, error)
+    error = None if state == RunState.stopped else {"code": code, "message": message[:2000]}
+    retry_db(lambda: _settle_id(sessions, run_id, state, error), f"settle run {run_id}")

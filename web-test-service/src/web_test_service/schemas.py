@@ -139,6 +139,16 @@ class RunRead(BaseModel):
     steps: list[StepRead]
 
 
+class NoRunYet(BaseModel):
+    """/status of a script that has never run."""
+
+    script_id: str
+    state: None
+    run_id: None
+    progress: None
+    steps: list[StepRead]
+
+
 class RunList(BaseModel):
     items: list[RunRead]
     total: int

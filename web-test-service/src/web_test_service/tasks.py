@@ -83,7 +83,7 @@ def _sweep_on_start(**_kwargs) -> None:
 
 
 @shared_task(name=names.WEB_REAP_STUCK_RUNS)
-def reap_stuck_runs(heartbeat_timeout_s: int = 120) -> dict:
+def reap_stuck_runs(heartbeat_timeout_s: int = 30) -> dict:
     """Settle runs whose worker is gone: requeue once, else error 'worker lost'."""
     sweep_orphaned_browsers()
     return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), settings=_settings(), run_model=Run,

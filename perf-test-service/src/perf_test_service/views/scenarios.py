@@ -6,15 +6,23 @@ from flask import Blueprint, current_app, jsonify, request
 
 from perf_test_service import service
 from perf_test_service.scenario import Scenario as ScenarioSpec
-from perf_test_service.schemas import PerfRunList, PerfRunRead, RunAccepted, RunBody, ScenarioList, ScenarioRead
+from perf_test_service.schemas import (
+    LocustfileScenario,
+    NoPerfRunYet,
+    PerfRunList,
+    PerfRunRead,
+    RunAccepted,
+    RunBody,
+    ScenarioList,
+    ScenarioRead,
+)
 from shared.auth import current_user, require_role
 from shared.errors import BadRequest
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
-from shared.redis_client import redis_from_url
 
 bp = Blueprint("scenarios", __name__)
-PAGE = {"limit": {"type": "integer", "minimum": 1, "maximum": 500}, "offset": {"type": "integer", "minimum": 0}}
+SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
 RUN_PARAMS = {
     "type": "object",
     "required": ["user_count", "run_time"],
@@ -47,7 +55,7 @@ def _json_object(optional: bool = False) -> dict:
 
 @bp.post("")
 @require_role("tester")
-@document("Create a scenario (declarative; admins may give a raw `locustfile`).", body=ScenarioSpec,
+@document("Create a scenario (declarative; admins may give a raw `locustfile`).", body=SCENARIO_BODY,
           response=ScenarioRead, status=201, errors=(403,))  # fmt: skip
 def create_scenario():
     """Create a scenario."""
@@ -59,7 +67,7 @@ def create_scenario():
 
 @bp.get("")
 @require_role("viewer")
-@document("List the scenarios you may see.", response=ScenarioList, query=PAGE)
+@document("List the scenarios you may see.", response=ScenarioList, query=PAGE_QUERY)
 def list_scenarios():
     """List scenarios."""
     return jsonify(paginate(_session(), service.scenarios_query(current_user()), service.scenario_to_dict))
@@ -76,7 +84,7 @@ def read_scenario(scenario_id: str):
 
 @bp.put("/<scenario_id>")
 @require_role("tester")
-@document("Replace a scenario.", body=ScenarioSpec, response=ScenarioRead, errors=(403,))
+@document("Replace a scenario.", body=SCENARIO_BODY, response=ScenarioRead, errors=(403,))
 def replace_scenario(scenario_id: str):
     """Replace a scenario."""
     spec = service.parse_scenario(_json_object(), current_user(), _settings().perf_allowed_hosts)
@@ -113,7 +121,10 @@ def run_scenario(scenario_id: str):
 
 @bp.get("/<scenario_id>/status")
 @require_role("viewer")
-@document("Live status of the latest run: users, rps, failures, percentiles, per endpoint.", response=PerfRunRead)
+@document(
+    "Live status of the latest run: users, rps, failures, percentiles, per endpoint.",
+    response=(PerfRunRead, NoPerfRunYet),
+)
 def status(scenario_id: str):
     """Latest run of the scenario."""
     session = _session()
@@ -132,14 +143,14 @@ def stop(scenario_id: str):
     """Stop the active run."""
     session = _session()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id, write=True)
-    run = service.stop_run(session=session, redis=redis_from_url(_settings().redis_url),
+    run = service.stop_run(session=session, redis=current_app.extensions["redis"],
                            celery=current_app.extensions["celery"], scenario=scenario)  # fmt: skip
     return jsonify(service.run_to_dict(run)), 202
 
 
 @bp.get("/<scenario_id>/runs")
 @require_role("viewer")
-@document("Run history of the scenario, newest first.", response=PerfRunList, query=PAGE)
+@document("Run history of the scenario, newest first.", response=PerfRunList, query=PAGE_QUERY)
 def runs(scenario_id: str):
     """Run history."""
     session = _session()

@@ -9,7 +9,7 @@ from scheduler_service.schemas import JobRunList, JobRunRead
 from shared import names
 from shared.auth import Role, current_user, require_role
 from shared.errors import Forbidden, Unprocessable
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 
 bp = Blueprint("jobs", __name__)
@@ -23,8 +23,7 @@ bp = Blueprint("jobs", __name__)
     errors=(403,),
     query={
         "job": {"type": "string", "enum": list(names.SYSTEM_JOBS)},
-        "limit": {"type": "integer", "minimum": 1},
-        "offset": {"type": "integer", "minimum": 0},
+        **PAGE_QUERY,
     },
 )
 def list_jobs():

@@ -13,11 +13,10 @@ from scheduler_service.schemas import (
     TriggerRead,
 )
 from shared.auth import current_user, require_role
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 
 bp = Blueprint("schedules", __name__)
-PAGE_QUERY = {"limit": {"type": "integer", "minimum": 1}, "offset": {"type": "integer", "minimum": 0}}
 
 
 def _session():

@@ -7,11 +7,11 @@ from pydantic import ValidationError
 
 from shared.auth import current_user, require_role
 from shared.errors import BadRequest, Unprocessable, validation_details
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
-from shared.redis_client import redis_from_url
 from web_test_service import service
 from web_test_service.schemas import (
+    NoRunYet,
     RunAccepted,
     RunList,
     RunRead,
@@ -24,7 +24,9 @@ from web_test_service.schemas import (
 from web_test_service.side_import import SideProjectError, load_side_project
 
 bp = Blueprint("scripts", __name__)
-PAGE = {"limit": {"type": "integer", "minimum": 1, "maximum": 500}, "offset": {"type": "integer", "minimum": 0}}
+# Tests per imported project: far above a real Selenium IDE project, far below what would outlast a request
+# (20,000 tests took 10 s to import; 10 MB of tests would be killed by the worker timeout, a 502).
+MAX_IMPORT_TESTS = 1000
 
 
 def _session():
@@ -60,7 +62,7 @@ def create_script():
 
 @bp.get("")
 @require_role("viewer")
-@document("List the scripts you may see.", response=ScriptList, query=PAGE)
+@document("List the scripts you may see.", response=ScriptList, query=PAGE_QUERY)
 def list_scripts():
     """List scripts."""
     return jsonify(paginate(_session(), service.scripts_query(current_user()), service.script_to_dict))
@@ -117,6 +119,9 @@ def import_project():
         raise Unprocessable(str(exc), details=[{"field": "project", "message": str(exc)}]) from None
     except RecursionError:
         raise BadRequest("the .side project is nested too deeply", code="invalid_json") from None
+    if len(project.scripts) > MAX_IMPORT_TESTS:
+        message = f"a project may have at most {MAX_IMPORT_TESTS} tests, this one has {len(project.scripts)}"
+        raise Unprocessable(message, details=[{"field": "tests", "message": message}])
     scripts, suites = [], []
     for position, item in enumerate(project.scripts):
         body = {k: item[k] for k in ("name", "base_url", "commands") if k in item}
@@ -159,7 +164,7 @@ def run_script(script_id: str):
 
 @bp.get("/<script_id>/status")
 @require_role("viewer")
-@document("The latest run: state, progress and step results so far.", response=RunRead)
+@document("The latest run: state, progress and step results so far.", response=(RunRead, NoRunYet))
 def status(script_id: str):
     """Latest run of the script."""
     session = _session()
@@ -178,7 +183,7 @@ def stop(script_id: str):
     session = _session()
     script = service.get_script(session=session, user=current_user(), script_id=script_id, write=True)
     run = service.stop_run(
-        session=session, redis=redis_from_url(_settings().redis_url), celery=current_app.extensions["celery"],
+        session=session, redis=current_app.extensions["redis"], celery=current_app.extensions["celery"],
         script=script,
     )  # fmt: skip
     return jsonify(service.run_to_dict(run)), 202
@@ -186,7 +191,7 @@ def stop(script_id: str):
 
 @bp.get("/<script_id>/runs")
 @require_role("viewer")
-@document("Run history of the script, newest first.", response=RunList, query=PAGE)
+@document("Run history of the script, newest first.", response=RunList, query=PAGE_QUERY)
 def runs(script_id: str):
     """Run history."""
     session = _session()

@@ -1,0 +1,497 @@
+"""Security: who may call what (every endpoint x every kind of caller), bad tokens, Flower, perf targets, the
+gateway's rate limit, and no secret or token in any log or state file."""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import ipaddress
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+
+from perf_test_service.host_policy import HostNotAllowed, check_host
+from shared.auth import encode_token
+from shared.testing import TEST_SECRET, BackgroundProcess, free_port, wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("web-test", "perf-test", "scheduler")
+OWNER, OTHER = "sec-owner", "sec-other"
+CALLERS = ("none", "viewer", "owner", "other", "admin")
+SENT_TOKENS: set[str] = set()
+NOT_FOUND_RESOURCE = re.compile(r"^(script|scenario|run|schedule)\b.*not found$")
+
+
+def _headers(platform, caller: str) -> dict[str, str]:
+    if caller == "none":
+        return {}
+    role, user = {"viewer": ("viewer", "sec-viewer"), "owner": ("tester", OWNER), "other": ("tester", OTHER),
+                  "admin": ("admin", "sec-admin")}[caller]  # fmt: skip
+    headers = platform.headers(role, user)
+    SENT_TOKENS.add(headers["Authorization"].split(" ", 1)[1])
+    return headers
+
+
+def _ok(resp) -> bool:
+    if resp.status_code >= 500 or resp.status_code in (401, 403):
+        return False
+    if resp.status_code == 404:  # a 404 naming the resource means it was hidden, not e.g. "no report yet"
+        message = resp.json().get("error", {}).get("message", "")
+        return not NOT_FOUND_RESOURCE.match(message)
+    return True
+
+
+# --- fixtures: what the owner owns -------------------------------------------------------------------------
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """Every path answers 302 to a host nobody allowed; counts the requests."""
+
+    hits: list[str] = []
+    forbidden_port = 0
+
+    def do_GET(self):
+        type(self).hits.append(self.path)
+        target = "http://169.254.169.254/latest/meta-data/" if self.path.startswith("/metadata") else (
+            f"http://127.0.0.2:{self.forbidden_port}/internal")  # fmt: skip
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class _Forbidden(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):
+        type(self).hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler, host: str) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer((host, 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def redirect_servers():
+    forbidden = _serve(_Forbidden, "127.0.0.2")  # loopback, but not in PERF_ALLOWED_HOSTS
+    _Redirector.forbidden_port = forbidden.server_address[1]
+    redirector = _serve(_Redirector, "127.0.0.1")
+    yield redirector, forbidden
+    redirector.shutdown()
+    forbidden.shutdown()
+
+
+def _wait_terminal(gw, path, headers, timeout=120) -> dict:
+    found = {}
+
+    def done():
+        found.update(requests.get(gw + path, headers=headers, timeout=30).json())
+        return found.get("state") in ("passed", "failed", "error", "stopped")
+
+    wait_until(done, timeout, 1.0, what=f"{path} in a terminal state")
+    return found
+
+
+@pytest.fixture(scope="module")
+def owned(platform, redirect_servers):
+    """A script, a scenario (run once against a redirecting server), a schedule and a run of each, owned by OWNER."""
+    gw, headers = platform.gateway, _headers(platform, "owner")
+    redirector, _ = redirect_servers
+    script = requests.post(f"{gw}/api/v1/web-test/scripts", headers=headers, timeout=30, json=SCRIPT_BODY).json()
+    scenario_body = {
+        "name": "redirects", "host": f"http://127.0.0.1:{redirector.server_address[1]}",
+        "requests": [{"name": "to-metadata", "path": "/metadata"}, {"name": "to-internal", "path": "/internal"}],
+        "thresholds": {"max_failure_ratio": 0.0},
+    }  # fmt: skip
+    scenario = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=headers, timeout=30, json=scenario_body)
+    assert scenario.status_code == 201, scenario.text
+    scenario = scenario.json()
+    schedule = requests.post(f"{gw}/api/v1/schedules", headers=headers, timeout=30, json=SCHEDULE_BODY).json()
+    perf_run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{scenario['id']}/run", headers=headers, timeout=30,
+                             json={"user_count": 2, "spawn_rate": 2, "run_time": "3s"})  # fmt: skip
+    assert perf_run.status_code == 202, perf_run.text
+    web_run = requests.post(f"{gw}/api/v1/web-test/scripts/{script['id']}/run", headers=headers, timeout=30, json={})
+    assert web_run.status_code == 202, web_run.text
+    requests.post(f"{gw}/api/v1/web-test/scripts/{script['id']}/stop", headers=headers, timeout=30)
+    perf_final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{perf_run.json()['run_id']}", headers)
+    _wait_terminal(gw, f"/api/v1/web-test/runs/{web_run.json()['run_id']}", headers)
+    return {
+        "script_id": script["id"],
+        "scenario_id": scenario["id"],
+        "schedule_id": schedule["id"],
+        "web_run_id": web_run.json()["run_id"],
+        "perf_run_id": perf_run.json()["run_id"],
+        "perf_final": perf_final,
+    }
+
+
+SCRIPT_BODY = {"name": "sec", "base_url": "http://127.0.0.1:9", "commands": [{"command": "open", "target": "/"}]}
+SCENARIO_BODY = {"name": "sec", "host": "http://127.0.0.1:9", "requests": [{"path": "/"}]}
+SCHEDULE_BODY = {"name": "sec", "cron": "0 3 1 1 *", "enabled": False, "target": {"kind": "web-test", "id": "nope"}}
+INVALID = {"__not_a_field__": True}
+
+
+def _fresh(platform, service: str) -> dict[str, str]:
+    """A new resource of the owner's, for DELETE (which would remove the shared one)."""
+    gw, headers = platform.gateway, _headers(platform, "owner")
+    if service == "web-test":
+        return {"script_id": requests.post(f"{gw}/api/v1/web-test/scripts", json=SCRIPT_BODY, headers=headers,
+                                           timeout=30).json()["id"]}  # fmt: skip
+    if service == "perf-test":
+        return {"scenario_id": requests.post(f"{gw}/api/v1/perf-test/scenarios", json=SCENARIO_BODY, headers=headers,
+                                             timeout=30).json()["id"]}  # fmt: skip
+    return {"schedule_id": requests.post(f"{gw}/api/v1/schedules", json=SCHEDULE_BODY, headers=headers,
+                                         timeout=30).json()["id"]}  # fmt: skip
+
+
+def _body_for(path: str, method: str):
+    """PUT/PATCH get a valid body (validation may precede the ownership check); the rest an invalid one, so an
+    authorised call is a 422 and changes nothing (POST .../run would otherwise start a real job)."""
+    if method == "PATCH":
+        return {"enabled": False}
+    if method == "PUT":
+        return SCRIPT_BODY if "/scripts/" in path else SCENARIO_BODY if "/scenarios/" in path else SCHEDULE_BODY
+    if method == "POST" and not path.endswith(("/stop", "/trigger")):
+        return {"priority": "urgent"} if path.endswith("/run") else INVALID
+    return None
+
+
+def _expected(caller: str, op: dict, method: str, path: str) -> str:
+    if "security" not in op:
+        return "ok"
+    if caller == "none":
+        return "401"
+    if path.endswith("/scheduler/jobs"):  # system jobs: viewers and admins
+        return "403" if caller in ("owner", "other") else "ok"
+    if caller == "viewer":
+        return "ok" if method == "GET" else "403"
+    if caller == "other" and "{" in path:  # another tester's resource does not exist for it
+        return "404"
+    return "ok"
+
+
+def test_authorization_matrix_every_endpoint_every_caller(platform, owned):
+    gw = platform.gateway
+    cells, wrong = 0, []
+    for service in SERVICES:
+        doc = requests.get(f"{gw}/api/v1/{service}/openapi.json", timeout=30).json()
+        for path, methods in doc["paths"].items():
+            for method_lower, op in methods.items():
+                method = method_lower.upper()
+                for caller in CALLERS:
+                    ids = {**owned, "run_id": owned["web_run_id" if service == "web-test" else "perf_run_id"]}
+                    if method == "DELETE":
+                        ids.update(_fresh(platform, service))
+                    url = gw + path.format(n=1, **ids)
+                    body = _body_for(path, method)
+                    resp = requests.request(method, url, headers=_headers(platform, caller), json=body, timeout=60)
+                    expected = _expected(caller, op, method, path)
+                    good = _ok(resp) if expected == "ok" else str(resp.status_code) == expected
+                    if expected != "ok" and good:
+                        good = resp.json()["error"]["code"] in ("unauthorized", "forbidden", "not_found")
+                    if resp.status_code >= 500 or not good:
+                        wrong.append(f"{caller:6} {method} {path}: expected {expected}, got {resp.status_code} "
+                                     f"{resp.text[:160]}")  # fmt: skip
+                    cells += 1
+    assert not wrong, "\n".join(wrong)
+    # Lists: a tester sees only its own; viewer and admin see the owner's.
+    for list_path, key in (("/api/v1/web-test/scripts", "script_id"), ("/api/v1/perf-test/scenarios", "scenario_id"),
+                           ("/api/v1/schedules", "schedule_id")):  # fmt: skip
+        for caller, visible in (("other", False), ("viewer", True), ("admin", True), ("owner", True)):
+            ids = set()
+            offset = 0
+            while True:
+                page = requests.get(gw + list_path, headers=_headers(platform, caller), timeout=30,
+                                    params={"limit": 500, "offset": offset}).json()  # fmt: skip
+                ids |= {item["id"] for item in page["items"]}
+                offset += 500
+                if offset >= page["total"]:
+                    break
+            assert (owned[key] in ids) is visible, (caller, list_path)
+            if caller == "other":
+                assert all(i not in ids for i in (owned["script_id"], owned["scenario_id"], owned["schedule_id"]))
+    print(f"FIGURE authorization matrix: {cells} endpoint x caller cells (5 callers), all as expected, 0 server errors")
+
+
+# --- tokens ------------------------------------------------------------------------------------------------
+
+
+def _hs512(claims: dict) -> str:
+    with warnings.catch_warnings():  # the test secret is short for HS512; that is not what is tested
+        warnings.simplefilter("ignore")
+        return jwt.encode(claims, TEST_SECRET, algorithm="HS512")
+
+
+def _bad_tokens() -> dict[str, str]:
+    now = int(time.time())
+    claims = {"sub": "mallory", "role": "admin", "iat": now, "exp": now + 600}
+    header, payload, _ = encode_token(TEST_SECRET, "mallory", "admin", 600).split(".")
+    return {
+        "alg none": jwt.encode(claims, None, algorithm="none"),
+        "alg none, signature kept": f"{jwt.encode(claims, None, algorithm='none').rstrip('.')}.{_}",
+        "wrong key": encode_token("another-secret-of-at-least-32-chars!", "mallory", "admin", 600),
+        "expired": encode_token(TEST_SECRET, "mallory", "admin", -60),
+        "HS512 same key": _hs512(claims),
+        "tampered payload": f"{header}.{payload[:-2]}AA.{_}",
+        "no exp": jwt.encode({"sub": "mallory", "role": "admin"}, TEST_SECRET, algorithm="HS256"),
+        "unknown role": jwt.encode({**claims, "role": "root"}, TEST_SECRET, algorithm="HS256"),
+        "empty sub": jwt.encode({**claims, "sub": ""}, TEST_SECRET, algorithm="HS256"),
+        "garbage": "not-a-jwt",
+    }
+
+
+def test_bad_tokens_are_401(platform):
+    gw, checked = platform.gateway, 0
+    targets = [("GET", f"/api/v1/{s}/me") for s in SERVICES] + [
+        ("GET", "/api/v1/web-test/scripts"), ("POST", "/api/v1/perf-test/scenarios"), ("GET", "/api/v1/schedules"),
+        ("GET", "/api/v1/scheduler/status"),
+    ]  # fmt: skip
+    for name, token in _bad_tokens().items():
+        SENT_TOKENS.add(token)
+        for method, path in targets:
+            for header in (f"Bearer {token}", f"bearer {token}"):
+                resp = requests.request(method, gw + path, headers={"Authorization": header}, json=SCENARIO_BODY,
+                                        timeout=30)  # fmt: skip
+                assert resp.status_code == 401, (name, path, resp.status_code, resp.text)
+                assert resp.json()["error"]["code"] == "unauthorized"
+                checked += 1
+    good = platform.headers("admin", "sec-admin")
+    token = good["Authorization"].split(" ", 1)[1]
+    for scheme in ("Basic", "Token", ""):
+        header = f"{scheme} {token}".strip()
+        resp = requests.get(gw + "/api/v1/web-test/me", headers={"Authorization": header}, timeout=30)
+        assert resp.status_code == 401
+        checked += 1
+    print(f"FIGURE bad tokens: {checked} requests with alg none, wrong key, expired, tampered or wrong-scheme tokens "
+          "-> 401")  # fmt: skip
+
+
+def test_flower_needs_credentials(platform):
+    gw, checked = platform.gateway, 0
+    for path in ("/flower/", "/flower/metrics", "/flower/api/workers", "/flower/workers", "/flower/tasks"):
+        for auth in (None, ("ops", "wrong"), ("admin", "testfleet")):
+            resp = requests.get(gw + path, auth=auth, timeout=30, allow_redirects=False)
+            assert resp.status_code == 401, (path, auth, resp.status_code)
+            checked += 1
+    for path in ("/flower/", "/flower/metrics"):
+        resp = requests.get(gw + path, auth=platform.flower_auth, timeout=30)
+        assert resp.status_code == 200, (path, resp.status_code)
+    print(f"FIGURE flower: {checked} requests without or with wrong credentials -> 401; the right ones -> 200")
+
+
+# --- perf targets ------------------------------------------------------------------------------------------
+
+REFUSED_BY_DEFAULT = [
+    "http://10.0.0.5", "http://172.16.3.4", "http://192.168.1.10", "http://169.254.169.254",
+    "http://[::ffff:169.254.169.254]", "http://[::ffff:10.0.0.1]", "http://[::ffff:a9fe:a9fe]",
+    "http://[fe80::1]", "http://[fd00:ec2::254]", "http://100.100.100.200", "http://127.0.0.2", "http://0.0.0.0",
+    "http://metadata.google.internal", "http://2130706433", "http://0x7f000002", "http://user:pw@127.0.0.1",
+]  # fmt: skip
+
+
+def test_perf_hosts_refused_at_create_and_run(platform, owned):
+    gw, headers = platform.gateway, _headers(platform, "owner")
+    for host in REFUSED_BY_DEFAULT:
+        for method, path in (("POST", "/api/v1/perf-test/scenarios"),
+                             ("PUT", f"/api/v1/perf-test/scenarios/{owned['scenario_id']}")):  # fmt: skip
+            resp = requests.request(method, gw + path, headers=headers, json={**SCENARIO_BODY, "host": host},
+                                    timeout=30)  # fmt: skip
+            assert resp.status_code == 422, (host, resp.status_code, resp.text)
+    # At run time the host is checked again: a scenario saved before the allow list changed cannot run.
+    stale = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=headers, json=SCENARIO_BODY, timeout=30).json()
+    with sqlite3.connect(platform.var_dir / "perf-test.db") as db:
+        db.execute("UPDATE scenarios SET host = ? WHERE id = ?", ("http://169.254.169.254", stale["id"]))
+    resp = requests.post(f"{gw}/api/v1/perf-test/scenarios/{stale['id']}/run", headers=headers, timeout=30,
+                         json={"user_count": 1, "run_time": "1s"})  # fmt: skip
+    assert resp.status_code == 422 and "169.254.169.254" in resp.text, resp.text
+    print(f"FIGURE perf hosts: {len(REFUSED_BY_DEFAULT)} private, link-local, metadata, mapped or unlisted hosts "
+          "refused on create and replace (422); a stored one refused at run")  # fmt: skip
+
+
+def test_perf_run_does_not_follow_redirects(platform, owned, redirect_servers):
+    final = owned["perf_final"]
+    assert _Redirector.hits, "the load test never reached the redirecting server"
+    assert not _Forbidden.hits, f"a redirect was followed to 127.0.0.2: {_Forbidden.hits[:3]}"
+    assert final["state"] in ("passed", "failed"), final
+    print(
+        f"FIGURE redirects: {len(_Redirector.hits)} requests answered 302 to 169.254.169.254 and 127.0.0.2, "
+        f"0 followed (run {final['state']})"
+    )
+
+
+def _stub(mapping: dict[str, list[str]]):
+    def resolve(name: str) -> list[str]:
+        if name not in mapping:
+            raise socket.gaierror("no such name")
+        return mapping[name]
+
+    return resolve
+
+
+def test_host_policy_units():
+    checked = 0
+    no_loopback = ["app.example.com", "10.1.2.0/24"]
+    for host in ("127.0.0.1", "http://localhost:8089", "::1", "http://[::1]:80", "http://[::ffff:127.0.0.1]"):
+        with pytest.raises(HostNotAllowed):
+            check_host(host, no_loopback, resolver=_stub({"localhost": ["127.0.0.1"]}))
+        checked += 1
+    default = None  # 127.0.0.1, localhost, ::1
+    for host in ("10.0.0.1", "172.31.255.255", "192.168.0.1", "169.254.169.254", "::ffff:169.254.169.254",
+                 "::ffff:192.168.0.1", "fe80::1", "fd00:ec2::254", "100.100.100.200", "127.0.0.2"):  # fmt: skip
+        with pytest.raises(HostNotAllowed):
+            check_host(f"http://{'[' + host + ']' if ':' in host else host}/", default)
+        checked += 1
+    # `::1` only where listed.
+    check_host("http://[::1]:8080/", default)
+    with pytest.raises(HostNotAllowed):
+        check_host("http://[::1]:8080/", ["127.0.0.1", "localhost"])
+    checked += 2
+    # Names are judged by every address they resolve to (rebinding, split horizon).
+    allowed = ["*.example.com", "10.1.2.0/24", "0.0.0.0/0"]
+    bad_names = {
+        "meta.example.com": ["169.254.169.254"],
+        "mapped.example.com": ["::ffff:169.254.169.254"],
+        "mixed.example.com": ["10.1.2.3", "169.254.169.254"],
+        "v6ll.example.com": ["fe80::1"],
+    }
+    for name in bad_names:
+        with pytest.raises(HostNotAllowed):
+            check_host(f"https://{name}/", allowed, resolver=_stub(bad_names))
+        checked += 1
+    private = {"internal.example.com": ["192.168.1.5"], "rebind.example.com": ["10.1.2.3", "10.9.9.9"]}
+    for name in private:
+        with pytest.raises(HostNotAllowed):
+            check_host(f"https://{name}/", ["*.example.com", "10.1.2.0/24"], resolver=_stub(private))
+        checked += 1
+    check_host("https://ok.example.com/", allowed, resolver=_stub({"ok.example.com": ["10.1.2.3"]}))
+    with pytest.raises(HostNotAllowed):  # does not resolve
+        check_host("https://gone.example.com/", allowed, resolver=_stub({}))
+    with pytest.raises(HostNotAllowed):  # a name outside the patterns is refused before any lookup
+        check_host("https://evil.test/", allowed, resolver=lambda name: pytest.fail(f"looked up {name}"))
+    # Metadata only where named verbatim, never through a wildcard.
+    check_host("http://169.254.169.254/", ["169.254.169.254"])
+    assert ipaddress.ip_address("169.254.169.254") in ipaddress.ip_network("0.0.0.0/0")
+    checked += 4
+    print(f"FIGURE host policy: {checked} unit cases (loopback not listed, RFC 1918, link-local, metadata, mapped "
+          "IPv6, names resolving to them) as expected")  # fmt: skip
+
+
+# --- gateway rate limit ------------------------------------------------------------------------------------
+
+
+def _render_module():
+    spec = importlib.util.spec_from_file_location("gateway_render", ROOT / "gateway" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gateway_rate_limit_is_json_429(platform, tmp_path):
+    """A second nginx from the same template, with a tiny limit, in front of the platform's real APIs."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    env = {
+        "GATEWAY_PORT": str(port), "GATEWAY_RATE_LIMIT": "2r/s", "GATEWAY_RATE_BURST": "3",
+        "WEB_TEST_UPSTREAM": f"127.0.0.1:{platform.ports['WEB_TEST_PORT']}",
+        "PERF_TEST_UPSTREAM": f"127.0.0.1:{platform.ports['PERF_TEST_PORT']}",
+        "SCHEDULER_UPSTREAM": f"127.0.0.1:{platform.ports['SCHEDULER_PORT']}",
+        "FLOWER_UPSTREAM": f"127.0.0.1:{platform.ports['FLOWER_PORT']}", "FLOWER_BASIC_AUTH": "ops:secret",
+    }  # fmt: skip
+    conf = _render_module().render(tmp_path / "nginx", env)
+    subprocess.run([nginx, "-t", "-q", "-p", str(tmp_path / "nginx"), "-c", str(conf)], check=True, timeout=30)
+    proc = BackgroundProcess([nginx, "-p", str(tmp_path / "nginx"), "-c", str(conf), "-e", "stderr"]).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(base + "/flower/metrics", timeout=5).status_code == 401, 30, 0.2,
+                   what="the second gateway")  # fmt: skip
+        headers = platform.headers("viewer", "sec-rate")
+        SENT_TOKENS.add(headers["Authorization"].split(" ", 1)[1])
+        codes = [requests.get(base + "/api/v1/web-test/scripts", headers=headers, timeout=30) for _ in range(20)]
+        limited = [r for r in codes if r.status_code == 429]
+        assert limited and codes[0].status_code == 200, [r.status_code for r in codes]
+        assert {r.status_code for r in codes} <= {200, 429}
+        body = limited[0].json()
+        assert limited[0].headers["Content-Type"].startswith("application/json")
+        assert body["error"]["code"] == "too_many_requests" and body["error"]["message"]
+        assert limited[0].headers.get("X-Request-Id") and limited[0].headers.get("Retry-After") == "1"
+        # Every API route is limited; after a pause the client is served again.
+        for path in ("/api/v1/perf-test/me", "/api/v1/schedules"):
+            statuses = {requests.get(base + path, headers=headers, timeout=30).status_code for _ in range(12)}
+            assert 429 in statuses, (path, statuses)
+        time.sleep(2.5)
+        assert requests.get(base + "/api/v1/web-test/scripts", headers=headers, timeout=30).status_code == 200
+        # A request line over the services' limit is the gateway's JSON 414.
+        resp = requests.get(base + "/api/v1/web-test/scripts?x=" + "a" * 5000, headers=headers, timeout=30)
+        assert resp.status_code == 414 and resp.json()["error"]["code"] == "uri_too_long", resp.text[:200]
+        resp = requests.get(base + "/api/v1/web-test/scripts", headers={**headers, "X-Big": "a" * 5000}, timeout=30)
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "bad_request", resp.text[:200]
+    finally:
+        proc.stop()
+    print(
+        f"FIGURE rate limit: 20 requests at 2 r/s burst 3 -> {len(codes) - len(limited)} served, "
+        f"{len(limited)} JSON 429 with Retry-After"
+    )
+
+
+def test_platform_gateway_has_generous_limit(platform):
+    """The shared platform's default (500 r/s, burst 1000) does not limit normal use: 300 quick reads."""
+    headers = platform.headers("viewer", "sec-burst")
+    SENT_TOKENS.add(headers["Authorization"].split(" ", 1)[1])
+    with requests.Session() as session:
+        codes = [session.get(f"{platform.gateway}/api/v1/web-test/me", headers=headers, timeout=30).status_code
+                 for _ in range(300)]  # fmt: skip
+    assert set(codes) == {200}, sorted(set(codes))
+
+
+# --- secrets in logs (last: scans what every test above sent) ---------------------------------------------
+
+
+def test_no_secret_or_token_in_logs_or_state(platform):
+    secrets = {"AUTH_SECRET": TEST_SECRET.encode(), "Flower password": platform.flower_auth[1].encode()}
+    secrets |= {f"token {t[:12]}…": t.encode() for t in SENT_TOKENS}
+    secrets |= {f"token signature {t[:12]}…": t.rsplit(".", 1)[-1].encode() for t in SENT_TOKENS if t.count(".") == 2
+                and len(t.rsplit(".", 1)[-1]) > 20}  # fmt: skip
+    any_jwt = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}")
+    files = [platform.log] + [p for p in Path(platform.var_dir).rglob("*") if p.is_file()]
+    leaks, scanned = [], 0
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        scanned += len(data)
+        for name, value in secrets.items():
+            if value in data:
+                leaks.append(f"{name} in {path}")
+        if match := any_jwt.search(data):
+            leaks.append(f"a JWT in {path}: {match.group()[:24]!r}…")
+    assert len(SENT_TOKENS) > 5
+    assert not leaks, "\n".join(leaks)
+    print(
+        f"FIGURE secrets: {len(files)} files ({scanned / 1e6:.1f} MB: platform log, databases, artifacts, gateway "
+        f"logs) scanned for AUTH_SECRET, the Flower password and {len(SENT_TOKENS)} tokens: 0 found"
+    )
