@@ -321,3 +321,40 @@ def test_external_workers_join_the_master_and_fetch_the_locustfile(nginx_target,
             joiner.wait(10)
     assert result.outcome == "completed", result.error
     assert result.worker_count == 2 and result.stats["total"]["requests"] > 0
+
+
+SHAPED_LOCUSTFILE = """
+from locust import FastHttpUser, LoadTestShape, constant, task
+
+
+class Visitor(FastHttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def home(self):
+        self.client.get("/")
+
+
+class TwoStepShape(LoadTestShape):
+    # 2 users for the first second, 4 until 2.5 s, then the shape ends the run.
+    def tick(self):
+        elapsed = self.get_run_time()
+        if elapsed < 1:
+            return (2, 10)
+        if elapsed < 2.5:
+            return (4, 10)
+        return None
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_load_test_shape_drives_users_and_ends_the_run(nginx_target, tmp_path):
+    locustfile = tmp_path / "shaped.py"
+    locustfile.write_text(SHAPED_LOCUSTFILE)
+    started = time.monotonic()
+    # run_time is a cap here: the shape ends the run long before 60 s.
+    result = run_load(locustfile, nginx_target, {"user_count": 1, "run_time": 60}, tmp_path / "run")
+    assert result.outcome == "completed", result.error
+    assert time.monotonic() - started < 30
+    assert result.users == 4  # the shape's peak, not user_count
+    assert result.stats["total"]["requests"] > 0

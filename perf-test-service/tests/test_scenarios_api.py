@@ -108,3 +108,25 @@ def test_ownership(client, auth_header):
     assert client.post(f"{API}/scenarios/{sid}/run", json={"user_count": 1, "run_time": 5},
                        headers=auth_header("viewer")).status_code == 403  # fmt: skip
     assert client.get(f"{API}/scenarios", headers=auth_header("admin")).json["total"] == 1
+
+
+def test_cleanup_deletes_exactly_the_old_finished_runs(app):
+    from datetime import timedelta
+
+    from perf_test_service.models import Run
+    from shared.db import utcnow
+    from shared.run_service import delete_runs_older_than
+
+    def run(age_days: float, state: str) -> Run:
+        created = utcnow() - timedelta(days=age_days)
+        return Run(owner="alice", scenario_name="s", state=state, priority=5, attempts=1, params={}, elapsed_ms=0,
+                   users=0, worker_count=0, report_html="<html>", created_at=created)  # fmt: skip
+
+    with app.extensions["db"].session_factory() as session:
+        old, old_error, young, old_active = run(40, "passed"), run(31, "error"), run(29, "failed"), run(40, "running")
+        session.add_all([old, old_error, young, old_active])
+        session.commit()
+        counts = delete_runs_older_than(session, Run, utcnow() - timedelta(days=30))
+        assert counts == {"runs": 2}
+        assert {r.id for r in session.query(Run)} == {young.id, old_active.id}  # an active run is never deleted
+        assert delete_runs_older_than(session, Run, utcnow() - timedelta(days=30)) == {"runs": 0}
