@@ -200,6 +200,8 @@ class HolderWatch:
         return [pid for _, pid in self.seen]
 
     def first_seen(self, pid: int) -> float:
+        """When the sampler first saw pid hold the lock (the caller may have noticed it a moment earlier)."""
+        wait_until(lambda: any(p == pid for _, p in self.seen), 10, 0.02, what=f"the sampler to see holder {pid}")
         return next(t for t, p in self.seen if p == pid)
 
 
