@@ -17,59 +17,50 @@ from perf_test_service.locustfile_gen import generate_locustfile
 from perf_test_service.models import Run, Scenario
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.thresholds import decide_state, evaluate_thresholds
-from shared import runs
 from shared.db import utcnow
-from shared.reaper import MAX_ATTEMPTS, WORKER_LOST
-from shared.runs import ACTIVE_STATES, Heartbeat, RunLock, RunState, retry_db, stop_requested
+from shared.run_execution import LOCK_WAIT_S, holding_run_lock, refuse_to_start, settle
+from shared.runs import ACTIVE_STATES, Heartbeat, RunState, retry_db, stop_requested
 
 log = logging.getLogger(__name__)
-HEARTBEAT_INTERVAL_S = runs.HEARTBEAT_INTERVAL_S
 LIVE_SAVE_INTERVAL_S = 1.0
-# A delivery that finds the lock held by a live holder on another host waits this long for it to lapse.
-LOCK_WAIT_S = runs.RUN_LOCK_TTL_S + 5
 
 
 def execute_run(run_id: str, *, sessions: sessionmaker, redis: Redis, settings,
                 lock_wait_s: float = LOCK_WAIT_S) -> str:  # fmt: skip
     """Execute a queued run once: Locust in its own processes, live stats saved about once a second.
 
-    The run's lock is taken first: at once, from a holder on this host that was killed, or after the
-    lock of a holder elsewhere lapsed. The final save is retried through a short database outage.
+    The run's lock is taken first (see holding_run_lock). The final save is retried through a short
+    database outage.
     """
-    lock = RunLock(redis, run_id, ttl_s=runs.RUN_LOCK_TTL_S)
-    if not lock.acquire_or_wait(lock_wait_s):
-        return "skipped"  # another delivery of this run is executing it
-    workdir = settings.resolved_var_dir / "perf-runs" / run_id
-    try:
+    with holding_run_lock(redis, run_id, lock_wait_s) as lock:
+        if lock is None:
+            return "skipped"  # another delivery of this run is executing it
         claimed = retry_db(lambda: _claim(sessions, redis, run_id, settings), f"start run {run_id}")
         if isinstance(claimed, str):
             return claimed
         params, host, source, thresholds = claimed
-
+        workdir = settings.resolved_var_dir / "perf-runs" / run_id
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
-        locustfile = workdir / "locustfile.py"
-        locustfile.write_text(source)
-        live = LiveRecorder(sessions, run_id, lock)
-        with Heartbeat(sessions, Run, run_id, lock):
-            result = run_load(
-                locustfile,
-                host,
-                params,
-                workdir,
-                on_stats=live,
-                should_stop=lambda: stop_requested(redis, run_id),
-                external_workers=settings.perf_locust_workers == "external",
-                master_bind_host=settings.perf_locust_master_bind,
-                master_port=settings.perf_locust_master_port if settings.perf_locust_workers == "external" else None,
-            )
-        return retry_db(lambda: _save_result(sessions, run_id, result, thresholds), f"save result of run {run_id}")
-    finally:
         try:
-            lock.release()
-        except Exception:  # Redis away: the lock expires by itself
-            log.warning("could not release the lock of run %s", run_id, exc_info=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+            locustfile = workdir / "locustfile.py"
+            locustfile.write_text(source)
+            external = settings.perf_locust_workers == "external"
+            with Heartbeat(sessions, Run, run_id, lock):
+                result = run_load(
+                    locustfile,
+                    host,
+                    params,
+                    workdir,
+                    on_stats=LiveRecorder(sessions, run_id),
+                    should_stop=lambda: stop_requested(redis, run_id),
+                    external_workers=external,
+                    master_bind_host=settings.perf_locust_master_bind,
+                    master_port=settings.perf_locust_master_port if external else None,
+                )
+            return retry_db(lambda: _save_result(sessions, run_id, result, thresholds), f"save result of run {run_id}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _claim(sessions: sessionmaker, redis: Redis, run_id: str, settings) -> tuple | str:
@@ -79,18 +70,13 @@ def _claim(sessions: sessionmaker, redis: Redis, run_id: str, settings) -> tuple
         if run is None or run.state not in ACTIVE_STATES:
             return run.state if run else "skipped"
         scenario = session.get(Scenario, run.scenario_id) if run.scenario_id else None
-        if stop_requested(redis, run_id):
-            return _settle(sessions, run_id, RunState.stopped)
-        if scenario is None:
-            return _settle(sessions, run_id, RunState.error, {"code": "scenario_deleted",
-                                                              "message": "scenario deleted"})  # fmt: skip
-        if run.state == RunState.running and run.attempts >= MAX_ATTEMPTS:
-            # Every earlier execution died holding the run (killed worker): do not let it kill another.
-            return _settle(sessions, run_id, RunState.error, dict(WORKER_LOST))
+        refused = refuse_to_start(session, redis, run, scenario, "scenario_deleted")
+        if refused:
+            return refused
         try:  # resolved now, not only when saved: DNS may have changed since
             check_host(scenario.host, settings.perf_allowed_hosts)
         except HostNotAllowed as exc:
-            return _settle(sessions, run_id, RunState.error, {"code": "host_not_allowed", "message": str(exc)})
+            return settle(session, run, RunState.error, {"code": "host_not_allowed", "message": str(exc)})
         run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
         run.heartbeat_at = utcnow()
         session.commit()
@@ -103,8 +89,8 @@ def _claim(sessions: sessionmaker, redis: Redis, run_id: str, settings) -> tuple
 class LiveRecorder:
     """on_stats callback: save the live snapshot, throttled; a failed save is skipped, not retried."""
 
-    def __init__(self, sessions: sessionmaker, run_id: str, lock: RunLock):
-        self.sessions, self.run_id, self.lock = sessions, run_id, lock
+    def __init__(self, sessions: sessionmaker, run_id: str):
+        self.sessions, self.run_id = sessions, run_id
         self._last_save = float("-inf")
 
     def __call__(self, snapshot: dict) -> None:
@@ -148,19 +134,3 @@ def _save_result(sessions: sessionmaker, run_id: str, result: LoadResult, thresh
         run.report_html, run.stats_csv = _read_text(result.report_html), _read_text(result.stats_csv)
         session.commit()
     return state
-
-
-def _settle(sessions: sessionmaker, run_id: str, state: RunState, error: dict | None = None) -> str:
-    with sessions() as session:
-        run = session.get(Run, run_id)
-        if run is not None and run.state in ACTIVE_STATES:
-            run.state, run.finished_at, run.error = state, utcnow(), error
-            session.commit()
-    return state
-
-
-def settle_after_crash(*, sessions: sessionmaker, run_id: str, code: str, message: str,
-                       state: RunState = RunState.error) -> None:  # fmt: skip
-    """Settle a run the task could not finish normally (time limit, forced stop, crash)."""
-    error = None if state == RunState.stopped else {"code": code, "message": message[:2000]}
-    retry_db(lambda: _settle(sessions, run_id, state, error), f"settle run {run_id}")

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from perf_test_service.scenario import Thresholds
+from shared.run_schemas import RunFields
 
 
 class LocustfileScenario(BaseModel):
@@ -53,16 +54,7 @@ class ScenarioList(BaseModel):
     total: int
 
 
-class PerfRunRead(BaseModel):
-    run_id: str
-    task_id: str | None
-    state: str
-    owner: str
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    duration_ms: int | None
-    error: dict[str, Any] | None
+class PerfRunRead(RunFields):
     scenario_id: str | None
     params: dict[str, Any]
     elapsed_ms: int
@@ -84,9 +76,3 @@ class NoPerfRunYet(BaseModel):
 class PerfRunList(BaseModel):
     items: list[PerfRunRead]
     total: int
-
-
-class RunAccepted(BaseModel):
-    run_id: str
-    task_id: str | None
-    state: str

@@ -6,12 +6,12 @@ import logging
 from datetime import timedelta
 
 from celery import Celery
+from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 from shared import names
 from shared.db import utcnow
 from shared.reaper import reap_stuck_runs
-from shared.redis_client import redis_from_url
 from shared.run_service import delete_runs_older_than
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,11 @@ def cleanup_old_results(*, sessions: sessionmaker, celery: Celery, settings, run
     return outcome
 
 
-def reap(*, sessions: sessionmaker, celery: Celery, settings, run_model, task_name: str, queue: str,
+def reap(*, sessions: sessionmaker, celery: Celery, redis: Redis, settings, run_model, task_name: str, queue: str,
          heartbeat_timeout_s: int) -> dict:  # fmt: skip
     """Settle runs no live worker holds (requeue once, else error) and report the counts."""
     with sessions() as session:
-        outcome = reap_stuck_runs(session=session, run_model=run_model, redis=redis_from_url(settings.redis_url),
+        outcome = reap_stuck_runs(session=session, run_model=run_model, redis=redis,
                                   celery=celery, task_name=task_name, queue=queue,
                                   heartbeat_timeout_s=heartbeat_timeout_s)  # fmt: skip
     if any(outcome.values()):

@@ -10,19 +10,15 @@ from redis import Redis
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import runs
 from shared.db import utcnow
-from shared.reaper import MAX_ATTEMPTS, WORKER_LOST
-from shared.runs import ACTIVE_STATES, Heartbeat, RunLock, RunState, retry_db, stop_requested
+from shared.run_execution import LOCK_WAIT_S, holding_run_lock, refuse_to_start, settle_if_active
+from shared.runs import ACTIVE_STATES, Heartbeat, RunState, retry_db, stop_requested
 from web_test_service.models import Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
 
 log = logging.getLogger(__name__)
-HEARTBEAT_INTERVAL_S = runs.HEARTBEAT_INTERVAL_S
-# A delivery that finds the lock held by a live holder on another host waits this long for it to lapse.
-LOCK_WAIT_S = runs.RUN_LOCK_TTL_S + 5
 
 
 class BrowserUnavailable(Exception):
@@ -54,13 +50,12 @@ def execute_run(
 ) -> Outcome:
     """Execute a queued run once; save each step as it happens and the verdict at the end.
 
-    The run's lock is taken first: at once, from a holder on this host that was killed, or after the
-    lock of a holder elsewhere lapsed. Every database write is retried through a short outage.
+    The run's lock is taken first (see holding_run_lock). Every database write is retried through a
+    short outage.
     """
-    lock = RunLock(redis, run_id, ttl_s=runs.RUN_LOCK_TTL_S)
-    if not lock.acquire_or_wait(lock_wait_s):
-        return Outcome("skipped", "another delivery of this run is executing it")
-    try:
+    with holding_run_lock(redis, run_id, lock_wait_s) as lock:
+        if lock is None:
+            return Outcome("skipped", "another delivery of this run is executing it")
         claimed = retry_db(lambda: _claim(sessions, redis, run_id), f"start run {run_id}")
         if isinstance(claimed, Outcome):
             return claimed
@@ -83,13 +78,8 @@ def execute_run(
                 retry_db(lambda: _requeue(sessions, run_id), f"requeue run {run_id}")
                 raise BrowserUnavailable(str(exc)) from exc
             error = {"code": "browser_unavailable", "message": str(exc)}
-            return retry_db(lambda: _settle_id(sessions, run_id, RunState.error, error), f"settle run {run_id}")
+            return Outcome(settle_if_active(sessions, Run, run_id, RunState.error, error))
         return retry_db(lambda: _save_result(sessions, run_id, result), f"save result of run {run_id}")
-    finally:
-        try:
-            lock.release()
-        except Exception:  # Redis away: the lock expires by itself
-            log.warning("could not release the lock of run %s", run_id, exc_info=True)
 
 
 def _claim(sessions: sessionmaker, redis: Redis, run_id: str) -> _Claimed | Outcome:
@@ -101,13 +91,9 @@ def _claim(sessions: sessionmaker, redis: Redis, run_id: str) -> _Claimed | Outc
         if run.state not in ACTIVE_STATES:
             return Outcome(run.state, "run already settled")
         script = session.get(Script, run.script_id) if run.script_id else None
-        if stop_requested(redis, run_id):
-            return _settle(session, run, RunState.stopped, None)
-        if script is None:
-            return _settle(session, run, RunState.error, {"code": "script_deleted", "message": "script deleted"})
-        if run.state == RunState.running and run.attempts >= MAX_ATTEMPTS:
-            # Every earlier execution died holding the run (killed worker): do not let it kill another.
-            return _settle(session, run, RunState.error, dict(WORKER_LOST))
+        refused = refuse_to_start(session, redis, run, script, "script_deleted")
+        if refused:
+            return Outcome(refused)
         run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
         run.heartbeat_at, run.progress_current, run.finished_at = utcnow(), 0, None
         session.execute(Step.__table__.delete().where(Step.run_id == run_id))  # a retried run starts over
@@ -158,20 +144,6 @@ def _requeue(sessions: sessionmaker, run_id: str) -> None:
         session.commit()
 
 
-def _settle_id(sessions: sessionmaker, run_id: str, state: RunState, error: dict | None) -> Outcome:
-    with sessions() as session:
-        run = session.get(Run, run_id)
-        if run is None or run.state not in ACTIVE_STATES:
-            return Outcome(run.state if run else "skipped", "run already settled")
-        return _settle(session, run, state, error)
-
-
-def _settle(session: Session, run: Run, state: RunState, error: dict | None) -> Outcome:
-    run.state, run.finished_at, run.error = state, utcnow(), error
-    session.commit()
-    return Outcome(state)
-
-
 def _save_result(sessions: sessionmaker, run_id: str, result: RunResult) -> Outcome:
     with sessions() as session:
         return _save_result_in(session, run_id, result)
@@ -194,11 +166,3 @@ def _save_result_in(session: Session, run_id: str, result: RunResult) -> Outcome
     }
     session.commit()
     return Outcome(result.state)
-
-
-def settle_after_crash(
-    *, sessions: sessionmaker, run_id: str, code: str, message: str, state: RunState = RunState.error
-) -> None:
-    """Settle a run the task could not finish normally (time limit, forced stop, crash)."""
-    error = None if state == RunState.stopped else {"code": code, "message": message[:2000]}
-    retry_db(lambda: _settle_id(sessions, run_id, state, error), f"settle run {run_id}")

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.errors import Unprocessable
+from shared.run_schemas import RunFields
 from web_test_service.runner.validation import validate_commands
 
 MAX_COMMANDS = 5000
@@ -124,16 +125,7 @@ class ScriptList(BaseModel):
     total: int
 
 
-class RunRead(BaseModel):
-    run_id: str
-    task_id: str | None
-    state: str
-    owner: str
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    duration_ms: int | None
-    error: dict[str, Any] | None
+class RunRead(RunFields):
     script_id: str | None
     progress: dict[str, int]
     steps: list[StepRead]
@@ -152,9 +144,3 @@ class NoRunYet(BaseModel):
 class RunList(BaseModel):
     items: list[RunRead]
     total: int
-
-
-class RunAccepted(BaseModel):
-    run_id: str
-    task_id: str | None
-    state: str

@@ -5,14 +5,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from flask import current_app
 
 from shared import names, system_jobs
-from shared.redis_client import redis_from_url
-from shared.runs import RunState, stop_requested
-from web_test_service.execution import BrowserUnavailable, execute_run, settle_after_crash
+from shared.run_execution import settle_on_failure
+from web_test_service.execution import BrowserUnavailable, execute_run
 from web_test_service.models import Run, Screenshot, Step
 from web_test_service.runner.driver import make_driver, sweep_orphaned_browsers
 
@@ -27,6 +25,14 @@ def _settings():
     return current_app.extensions["settings"]
 
 
+def _redis():
+    return current_app.extensions["redis"]
+
+
+def _celery():
+    return current_app.extensions["celery"]
+
+
 @shared_task(name=names.WEB_PING, bind=True, ignore_result=False)
 def ping(self) -> dict:
     """Answer with the worker's node name and queue (diagnostics, routing tests)."""
@@ -36,33 +42,25 @@ def ping(self) -> dict:
 @shared_task(name=names.WEB_RUN_SCRIPT, bind=True, max_retries=None)
 def run_script(self, run_id: str) -> dict:
     """Execute one web run; a browser that cannot start is retried with backoff, nothing else is."""
-    settings = _settings()
-    redis = redis_from_url(settings.redis_url)
-    try:
-        outcome = execute_run(
+    settings, sessions, redis = _settings(), _db().session_factory, _redis()
+
+    def execute():
+        return execute_run(
             run_id,
-            sessions=_db().session_factory,
+            sessions=sessions,
             redis=redis,
             driver_factory=lambda: make_driver(settings),
             is_last_attempt=self.request.retries >= settings.browser_start_retries,
         )
+
+    try:
+        outcome = settle_on_failure(execute, sessions=sessions, run_model=Run, redis=redis, run_id=run_id,
+                                    passthrough=(BrowserUnavailable,))  # fmt: skip
     except BrowserUnavailable as exc:
         countdown = settings.browser_start_backoff_s * 2**self.request.retries
         raise self.retry(exc=exc, countdown=countdown) from None
-    except SoftTimeLimitExceeded:
-        # Either the time limit, or a stop the runner did not notice (revoke with SIGUSR1).
-        if stop_requested(redis, run_id):
-            settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="stopped",
-                               message="stopped by the user", state=RunState.stopped)  # fmt: skip
-            return {"run_id": run_id, "state": RunState.stopped}
-        settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="timeout",
-                           message="the run exceeded its time limit")  # fmt: skip
-        raise
-    except Exception as exc:
-        log.exception("run %s crashed", run_id)
-        settle_after_crash(sessions=_db().session_factory, run_id=run_id, code="internal_error",
-                           message=f"{exc.__class__.__name__}: {exc}")  # fmt: skip
-        raise
+    if isinstance(outcome, str):  # settled as stopped by settle_on_failure
+        return {"run_id": run_id, "state": outcome}
     return {"run_id": run_id, "state": outcome.state, "skipped": outcome.skipped_reason}
 
 
@@ -86,10 +84,7 @@ def _sweep_on_start(**_kwargs) -> None:
 def reap_stuck_runs(heartbeat_timeout_s: int = 30) -> dict:
     """Settle runs whose worker is gone: requeue once, else error 'worker lost'."""
     sweep_orphaned_browsers()
-    return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), settings=_settings(), run_model=Run,
+    return system_jobs.reap(sessions=_db().session_factory, celery=_celery(), redis=_redis(), settings=_settings(),
+                            run_model=Run,
                             task_name=names.WEB_RUN_SCRIPT, queue=names.WEB_QUEUE,
                             heartbeat_timeout_s=heartbeat_timeout_s)  # fmt: skip
-
-
-def _celery():
-    return current_app.extensions["celery"]

@@ -11,7 +11,6 @@ from perf_test_service.schemas import (
     NoPerfRunYet,
     PerfRunList,
     PerfRunRead,
-    RunAccepted,
     RunBody,
     ScenarioList,
     ScenarioRead,
@@ -20,6 +19,7 @@ from shared.auth import current_user, require_role
 from shared.errors import BadRequest
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
+from shared.run_schemas import RunAccepted
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)

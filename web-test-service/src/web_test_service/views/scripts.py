@@ -9,10 +9,10 @@ from shared.auth import current_user, require_role
 from shared.errors import BadRequest, Unprocessable, validation_details
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
+from shared.run_schemas import RunAccepted
 from web_test_service import service
 from web_test_service.schemas import (
     NoRunYet,
-    RunAccepted,
     RunList,
     RunRead,
     RunRequest,
