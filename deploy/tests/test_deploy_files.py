@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shared.testing import skip_or_fail
+
 pytestmark = pytest.mark.timeout(180)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +23,6 @@ COMPOSE_FILE = DEPLOY / "compose.yml"
 K8S = DEPLOY / "k8s"
 OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 K8S_VERSION = "1.33"
-IN_CI = bool(os.environ.get("CI"))
 
 SECRETS = ("AUTH_SECRET", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
 # design.md, "Processes and ports".
@@ -55,10 +56,7 @@ DOCKERFILES = sorted(
 
 def missing_tool(what: str) -> None:
     """Fail in CI, where every tool must be installed; skip on a developer machine."""
-    message = f"{what} is not available"
-    if IN_CI:
-        pytest.fail(message + " (CI must install it)")
-    pytest.skip(message)
+    skip_or_fail(f"{what} is not available")
 
 
 # --- compose ------------------------------------------------------------------------

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from perf_test_service import create_app
 from perf_test_service.config import PerfTestSettings
-from shared.migrations import upgrade
-from shared.testing import service_env, service_settings
+from shared.testing import free_port, migrated_app, service_env, service_settings, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -43,24 +41,10 @@ http {{
 """
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    """Block until 127.0.0.1:port accepts connections, or fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
-            time.sleep(0.05)  # poll with a deadline: there is no event to wait on for "port open"
+def port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +63,7 @@ def nginx_target(tmp_path_factory) -> Iterator[str]:
         start_new_session=True,
     )
     try:
-        wait_for_port(port)
+        wait_until(lambda: port_open(port), 10, 0.05, what=f"nginx on port {port}")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()  # SIGTERM = fast shutdown for nginx
@@ -97,15 +81,8 @@ def settings(redis_url, database_url, tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    upgrade("perf_test_service", settings.sqlalchemy_url)
-    app = create_app(settings)
-    yield app
-    app.extensions["db"].dispose()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+    with migrated_app("perf_test_service", settings) as app:
+        yield app
 
 
 @pytest.fixture()

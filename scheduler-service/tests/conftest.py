@@ -8,10 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from scheduler_service import create_app
 from scheduler_service.config import SchedulerSettings
-from shared.migrations import upgrade
-from shared.testing import service_settings
+from shared.testing import migrated_app, service_settings
 
 
 class TargetServer:
@@ -74,15 +72,8 @@ def settings(redis_url, database_url, tmp_path, settings_overrides):
 
 @pytest.fixture()
 def app(settings):
-    upgrade("scheduler_service", settings.sqlalchemy_url)
-    app = create_app(settings)
-    yield app
-    app.extensions["db"].dispose()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+    with migrated_app("scheduler_service", settings) as app:
+        yield app
 
 
 @pytest.fixture()

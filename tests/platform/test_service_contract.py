@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from shared.migrations import downgrade, upgrade
-from shared.testing import TEST_SECRET, BackgroundProcess, service_env, service_settings, wait_until
+from shared.testing import TEST_SECRET, BackgroundProcess, migrated_app, service_env, service_settings, wait_until
 from tests.platform.services import SERVICES
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,10 +25,8 @@ def service(request):
 @pytest.fixture()
 def app(service, redis_url, database_url, tmp_path):
     settings = service_settings(service.settings_cls(), redis_url, database_url, tmp_path)
-    upgrade(service.package, settings.sqlalchemy_url)
-    app = service.create_app(settings)
-    yield app
-    app.extensions["db"].dispose()
+    with migrated_app(service.package, settings) as app:
+        yield app
 
 
 @pytest.fixture()
@@ -44,11 +42,6 @@ def start_beat():
     yield _start
     for beat in started:
         beat.stop()
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.migrations import upgrade
-from shared.testing import service_env, service_settings
-from web_test_service import create_app
+from shared.testing import migrated_app, require_executable, service_env, service_settings
 from web_test_service.config import WebTestSettings
+from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
 
 SITE_DIR = Path(__file__).parent / "site"
 
@@ -23,15 +22,15 @@ def settings(redis_url, database_url, tmp_path):
 
 @pytest.fixture()
 def app(settings):
-    upgrade("web_test_service", settings.sqlalchemy_url)
-    app = create_app(settings)
-    yield app
-    app.extensions["db"].dispose()
+    with migrated_app("web_test_service", settings) as app:
+        yield app
 
 
-@pytest.fixture()
-def client(app):
-    return app.test_client()
+@pytest.fixture(autouse=True)
+def _chromium_for_browser_tests(request):
+    """Tests marked `browser` need Chromium: skipped on a laptop without it, failed in CI."""
+    if request.node.get_closest_marker("browser"):
+        require_executable(DEFAULT_CHROMEDRIVER)
 
 
 @pytest.fixture()

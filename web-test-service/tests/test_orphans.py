@@ -14,8 +14,6 @@ from shared.testing import wait_until
 from web_test_service.runner.driver import PROFILE_PREFIX, browser_process_ids, sweep_orphaned_browsers
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
-if not os.path.exists("/usr/bin/chromedriver") and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed on this machine (CI installs it)", allow_module_level=True)
 
 HOLD_A_BROWSER = """
 import sys, time

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import xml.etree.ElementTree as ET
 
@@ -13,9 +12,6 @@ from shared.testing import free_port, service_env, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 API = "/api/v1/web-test"
-
-if not os.path.exists("/usr/bin/chromedriver") and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed on this machine (CI installs it)", allow_module_level=True)
 
 
 def create(client, headers, base_url, commands, **extra):

@@ -29,6 +29,40 @@ from shared.redis_client import redis_from_url
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip on a developer machine; in CI (CI set) a missing dependency is a failure, never a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must install it)")
+    pytest.skip(reason)
+
+
+def require_executable(path: str) -> None:
+    """The test needs this program (e.g. /usr/bin/chromedriver): skip_or_fail without it."""
+    if not Path(path).exists() and shutil.which(path) is None:
+        skip_or_fail(f"{path} is not installed")
+
+
+@contextlib.contextmanager
+def migrated_app(package: str, settings):
+    """The service's Flask app on its database brought to head; the engine is disposed afterwards."""
+    from importlib import import_module
+
+    from shared.migrations import upgrade
+
+    upgrade(package, settings.sqlalchemy_url)
+    app = import_module(package).create_app(settings)
+    try:
+        yield app
+    finally:
+        app.extensions["db"].dispose()
+
+
+@pytest.fixture()
+def client(app):
+    """A test client of the suite's `app` fixture."""
+    return app.test_client()
+
+
 def free_port() -> int:
     """Return a TCP port nobody listens on right now."""
     with socket.socket() as s:
@@ -156,28 +190,67 @@ def auth_header(make_token) -> Callable[..., dict]:
     return _header
 
 
-class WorkerProcess:
+class BackgroundProcess:
+    """Any long-running command (gunicorn, nginx) in its own process group, logged to a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None):
+        self.args = args
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
+
+    def start(self) -> BackgroundProcess:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the group, SIGKILL it after timeout, and reap whatever is left in it (pool children)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once (a crash, not a shutdown)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+            self.proc = None
+
+
+class WorkerProcess(BackgroundProcess):
     """A real `celery worker` subprocess in its own process group."""
 
     def __init__(self, app_module: str, queue: str, env: dict[str, str], name: str | None = None, concurrency: int = 1):
         self.app_module = app_module
         self.queue = queue
         self.hostname = name or f"{queue}-{uuid.uuid4().hex[:6]}@test"
-        self.env = {**os.environ, **env}
         self.concurrency = concurrency
-        self.proc: subprocess.Popen | None = None
-        self.log = Path(tempfile.mkstemp(prefix="worker-", suffix=".log")[1])
-
-    def start(self, wait: bool = True, timeout: float = 60) -> WorkerProcess:
-        cmd = [
-            sys.executable, "-m", "celery", "-A", self.app_module, "worker",
-            "-Q", self.queue, "-n", self.hostname, "-c", str(self.concurrency),
+        args = [
+            sys.executable, "-m", "celery", "-A", app_module, "worker",
+            "-Q", queue, "-n", self.hostname, "-c", str(concurrency),
             "--pool", "prefork", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ]  # fmt: skip
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        super().__init__(args, env)
+
+    def start(self, wait: bool = True, timeout: float = 60) -> WorkerProcess:
+        super().start()
         if wait:
             self.wait_ready(timeout)
         return self
@@ -196,26 +269,7 @@ class WorkerProcess:
         wait_until(ready, timeout, 0.2, what=f"worker {self.hostname} ready")
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        with contextlib.suppress(ProcessLookupError):  # reap pool children left in the group
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (parent and pool children)."""
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-            self.proc = None
+        super().stop(timeout)  # warm shutdown first: a worker finishes its current task
 
 
 @pytest.fixture()
@@ -257,39 +311,6 @@ def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) 
         "LOG_LEVEL": "INFO",
         **extra,
     }
-
-
-class BackgroundProcess:
-    """Any long-running command (gunicorn, nginx) in its own process group, logged to a file."""
-
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None):
-        self.args = args
-        self.env = {**os.environ, **(env or {})}
-        self.cwd = cwd
-        self.proc: subprocess.Popen | None = None
-        self.log = Path(tempfile.mkstemp(prefix="proc-", suffix=".log")[1])
-
-    def start(self) -> BackgroundProcess:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                self.args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        return self
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 15) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
 
 
 def wait_for_http(url: str, timeout: float = 30, status: int | None = None) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
+from shared.testing import require_executable
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER, Browser, make_driver
 
 PAGES: dict[str, str] = {
@@ -122,18 +121,9 @@ def site() -> Iterator[Site]:
     server.server_close()
 
 
-def require_chromium() -> None:
-    """Skip without Chromium on a developer machine; in CI a missing browser is a failure."""
-    if Path(DEFAULT_CHROMEDRIVER).exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{DEFAULT_CHROMEDRIVER} is missing, and CI must run the browser tests")
-    pytest.skip(f"{DEFAULT_CHROMEDRIVER} is missing")
-
-
 @pytest.fixture(scope="class")
 def shared_browser() -> Iterator[Browser]:
-    require_chromium()
+    require_executable(DEFAULT_CHROMEDRIVER)
     browser = make_driver()
     yield browser
     browser.quit()
@@ -169,4 +159,4 @@ def reused_browser(shared_browser: Browser):
 @pytest.fixture()
 def chromium() -> None:
     """Require Chromium for a test that starts its own browsers."""
-    require_chromium()
+    require_executable(DEFAULT_CHROMEDRIVER)
