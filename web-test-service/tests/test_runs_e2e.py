@@ -141,3 +141,22 @@ def test_browser_start_failure_is_retried(client, auth_header, start_worker, red
     assert status["state"] == "passed", status
     run = client.get(f"{API}/runs/{status['run_id']}", headers=alice).json
     assert run["attempts"] == 2
+
+
+def test_run_command_finds_the_sub_test_in_the_imported_project(client, auth_header, web_worker, site):
+    alice = auth_header("tester", "alice")
+
+    def test(test_id, name, commands):
+        return {"id": test_id, "name": name, "commands": [
+            {"id": f"{test_id}{i}", "command": c, "target": t, "targets": [], "value": v}
+            for i, (c, t, v) in enumerate(commands)]}  # fmt: skip
+
+    project = {"id": "p", "version": "2.0", "name": "shop", "url": site, "suites": [], "tests": [
+        test("a", "log in", LOGIN_OK[:4]),
+        test("b", "greets", [("run", "log in", ""), ("assertText", "id=result", "Hello, tom")]),
+    ]}  # fmt: skip
+    items = client.post(f"{API}/scripts/import", json=project, headers=alice).json["items"]
+    greets = next(s["id"] for s in items if s["name"] == "greets")
+    status = run_to_end(client, alice, greets)
+    assert status["state"] == "passed", status
+    assert [s["command"] for s in status["steps"]] == ["run", "assertText"]

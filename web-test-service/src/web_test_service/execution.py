@@ -61,7 +61,7 @@ def execute_run(
             return claimed
         recorder = StepRecorder(sessions, run_id)
         try:
-            with sessions() as resolve_session, Heartbeat(sessions, Run, run_id, lock):
+            with Heartbeat(sessions, Run, run_id, lock):
                 result = run_script(
                     claimed.script_data,
                     driver_factory,
@@ -70,7 +70,7 @@ def execute_run(
                     on_step=recorder,
                     should_stop=lambda: stop_requested(redis, run_id),
                     timeout_ms=claimed.script_data["timeout_ms"],
-                    resolve_test=resolve_in_project(session=resolve_session, script=claimed.script),
+                    resolve_test=resolve_in_project(sessions=sessions, script=claimed.script),
                 )
         except BrowserStartError as exc:
             # Infrastructure, not the script: the task retries with backoff, then gives up.

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery
 from redis import Redis
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared import names, run_service
 from shared.auth import User, check_readable, check_writable, owner_filter
@@ -102,15 +102,19 @@ def import_scripts(*, session: Session, user: User, project_name: str, scripts: 
     return created
 
 
-def resolve_in_project(*, session: Session, script: Script):
-    """A `run` resolver: a test name -> its commands, looked up in the script's project."""
+def resolve_in_project(*, sessions: sessionmaker, script: Script):
+    """A `run` resolver: a test name -> its commands, looked up in the script's project.
+
+    Each lookup has its own short session: a run may last minutes, and a transaction held that long
+    would keep SQLite from checkpointing its write-ahead log.
+    """
 
     def resolve(name: str) -> list[dict] | None:
-        query = select(Script).where(Script.owner == script.owner, Script.name == name)
+        query = select(Script.commands).where(Script.owner == script.owner, Script.name == name)
         if script.project_id:
             query = query.where(Script.project_id == script.project_id)
-        found = session.execute(query.order_by(Script.position).limit(1)).scalar_one_or_none()
-        return found.commands if found else None
+        with sessions() as session:
+            return session.execute(query.order_by(Script.position).limit(1)).scalar_one_or_none()
 
     return resolve
 

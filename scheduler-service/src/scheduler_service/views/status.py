@@ -7,7 +7,6 @@ from flask import Blueprint, current_app, jsonify
 from scheduler_service.status import beat_status, platform_status
 from shared.auth import require_role
 from shared.openapi import document
-from shared.redis_client import redis_from_url
 
 bp = Blueprint("status", __name__)
 
@@ -18,7 +17,7 @@ bp = Blueprint("status", __name__)
 def status():
     """Every service's readiness, the workers online, every queue's length and the active beat."""
     settings = current_app.extensions["settings"]
-    client = redis_from_url(settings.redis_url, settings.ready_check_timeout_s)
+    client = current_app.extensions["redis"]
     body = platform_status(client, settings.ready_urls, settings.ready_check_timeout_s)
     body["beat"] = beat_status(client, settings.beat_tick_limit_s)
     return jsonify(body)
