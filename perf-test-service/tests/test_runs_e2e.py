@@ -42,7 +42,7 @@ def locust_processes():
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if "locust_driver" in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+        if "locust_entry" in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(proc.pid)
     return found
 

@@ -12,11 +12,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
 from perf_test_service.host_policy import HostNotAllowed, check_host
-from perf_test_service.locust_process import LoadResult, run_load
-from perf_test_service.locustfile_gen import generate_locustfile
 from perf_test_service.models import Run, Scenario
+from perf_test_service.runner.locustfile import generate_locustfile
+from perf_test_service.runner.process import LoadResult, run_load
+from perf_test_service.runner.thresholds import decide_state, evaluate_thresholds
 from perf_test_service.scenario import Scenario as ScenarioSpec
-from perf_test_service.thresholds import decide_state, evaluate_thresholds
 from shared.db import utcnow
 from shared.run_execution import LOCK_WAIT_S, holding_run_lock, refuse_to_start, settle
 from shared.runs import ACTIVE_STATES, Heartbeat, RunState, retry_db, stop_requested

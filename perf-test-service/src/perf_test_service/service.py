@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perf_test_service.host_policy import HostNotAllowed, check_host
-from perf_test_service.locustfile_gen import check_locustfile
 from perf_test_service.models import Run, Scenario
+from perf_test_service.runner.locustfile import check_locustfile
 from perf_test_service.scenario import RunParams, parse_run_params
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import LocustfileScenario

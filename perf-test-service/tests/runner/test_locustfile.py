@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from perf_test_service.locustfile_gen import check_locustfile, generate_locustfile
+from perf_test_service.runner.locustfile import check_locustfile, generate_locustfile
 from perf_test_service.scenario import Scenario
 
 

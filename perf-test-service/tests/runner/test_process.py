@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from perf_test_service.locust_process import DRIVER_PATH, kill_stray, locust_pids, run_load
-from perf_test_service.locustfile_gen import generate_locustfile
+from perf_test_service.runner.locustfile import generate_locustfile
+from perf_test_service.runner.process import ENTRY_PATH, kill_stray, locust_pids, run_load
+from perf_test_service.runner.thresholds import decide_state, evaluate_thresholds
 from perf_test_service.scenario import Scenario
-from perf_test_service.thresholds import decide_state, evaluate_thresholds
 from shared.testing import free_port
 
 
@@ -276,7 +276,7 @@ def test_kill_stray_removes_leftover_locust_processes(tmp_path):
         )
     )
     stray = subprocess.Popen(
-        [sys.executable, "-P", str(DRIVER_PATH), "worker", str(config)],
+        [sys.executable, "-P", str(ENTRY_PATH), "worker", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -1,6 +1,6 @@
-"""Locust process entry point: `python -P locust_driver.py check|run|worker ...`, using Locust as a library.
+"""Locust process entry point: `python -P locust_entry.py check|run|worker ...`, using Locust as a library.
 
-This file runs only inside the Locust subprocesses started by ``locust_process`` and ``locustfile_gen``. It is
+This file runs only inside the Locust subprocesses started by ``process`` and ``locustfile``. It is
 started by path with ``-P`` (not ``-m``) so that importing it does not import the ``perf_test_service`` package
 (Flask, Celery, ssl) before Locust's gevent monkey-patching, and so it imports nothing from that package.
 
@@ -56,7 +56,7 @@ from locust.env import Environment
 from locust.html import get_html_report
 from locust.util.load_locustfile import load_locustfile
 
-logger = logging.getLogger("perf_test_service.locust_driver")
+logger = logging.getLogger("perf_test_service.locust_entry")
 
 SAMPLE_INTERVAL_S = 1.0
 # Text of transport-level failures: when every request fails like this the target is unreachable.
@@ -71,7 +71,7 @@ _UNREACHABLE_PATTERN = re.compile(
 def main(argv: list[str]) -> int:
     """Dispatch to the check, run (local or master) or worker mode."""
     if len(argv) != 2 or argv[0] not in ("check", "run", "worker"):
-        print("usage: locust_driver.py check LOCUSTFILE | run CONFIG.json | worker CONFIG.json", file=sys.stderr)
+        print("usage: locust_entry.py check LOCUSTFILE | run CONFIG.json | worker CONFIG.json", file=sys.stderr)
         return 64
     mode, argument = argv
     if mode == "check":

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from perf_test_service.host_policy import REQUEST_OPTIONS
+from perf_test_service.runner.process import ENTRY_PATH
 from perf_test_service.scenario import RequestSpec, Scenario
 
-DRIVER_PATH = Path(__file__).with_name("locust_driver.py")
 CHECK_TIMEOUT_S = 30.0
 
 
@@ -95,7 +95,7 @@ def check_locustfile(source: str, *, timeout_s: float = CHECK_TIMEOUT_S) -> str 
         path = Path(directory) / "locustfile.py"
         path.write_text(source, encoding="utf-8")
         # -P keeps the driver's own folder off sys.path; locust must be the first import (gevent monkey-patching).
-        command = [sys.executable, "-P", str(DRIVER_PATH), "check", str(path)]
+        command = [sys.executable, "-P", str(ENTRY_PATH), "check", str(path)]
         try:
             completed = subprocess.run(
                 command, cwd=directory, capture_output=True, text=True, timeout=timeout_s, start_new_session=True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from perf_test_service.runner.thresholds import decide_state, evaluate_thresholds, thresholds_passed
 from perf_test_service.scenario import Thresholds
-from perf_test_service.thresholds import decide_state, evaluate_thresholds, thresholds_passed
 
 
 def stats(requests=100, failures=2, p95_ms=120.0, rps=50.0) -> dict:

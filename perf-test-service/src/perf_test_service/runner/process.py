@@ -1,7 +1,7 @@
 """Run Locust in its own process group (one process, or a master plus N workers) and collect its results.
 
 Locust is never imported here: importing it monkey-patches the process with gevent. The processes run
-``locust_driver.py`` and talk to this module through files in the run's workdir (see that module).
+``locust_entry.py`` and talk to this module through files in the run's workdir (see that module).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from perf_test_service.scenario import RunParams
 
 logger = logging.getLogger(__name__)
 
-DRIVER_PATH = Path(__file__).with_name("locust_driver.py")
+# Run by path (python -P), never imported: importing it would import locust here.
+ENTRY_PATH = Path(__file__).with_name("locust_entry.py")
 CONFIG_NAME = "locust_config.json"
 LOG_NAME = "locust.log"
 # Files a previous attempt at the same run may have left; removed so they cannot pass for this run's output.
@@ -145,8 +146,8 @@ def run_load(
 
 
 def _spawn(mode: str, config_path: Path, workdir: Path, log, *, process_group: int | None) -> subprocess.Popen:
-    # -P: run the driver by path without putting its folder on sys.path (see locust_driver's docstring).
-    command = [sys.executable, "-P", str(DRIVER_PATH), mode, str(config_path)]
+    # -P: run the driver by path without putting its folder on sys.path (see locust_entry's docstring).
+    command = [sys.executable, "-P", str(ENTRY_PATH), mode, str(config_path)]
     # The master leads a new process group that its workers join, so one killpg reaches every Locust process.
     # (A new session would forbid the workers from joining: setpgid only works within one session.)
     return subprocess.Popen(
@@ -304,7 +305,7 @@ def locust_pids(workdir: str | os.PathLike) -> list[int]:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # the process ended while we looked
-        ours = str(DRIVER_PATH).encode() in arguments and config_path.encode() in arguments
+        ours = str(ENTRY_PATH).encode() in arguments and config_path.encode() in arguments
         if ours and _is_running(int(entry.name)):
             pids.append(int(entry.name))
     return pids
