@@ -113,9 +113,9 @@ def test_ownership(client, auth_header):
 def test_cleanup_deletes_exactly_the_old_finished_runs(app):
     from datetime import timedelta
 
-    from perf_test_service.models import Run
+    from perf_test_service.models import RUNS, Run
     from shared.db import utcnow
-    from shared.run_service import delete_runs_older_than
+    from shared.runs.retention import delete_runs_older_than
 
     def run(age_days: float, state: str) -> Run:
         created = utcnow() - timedelta(days=age_days)
@@ -126,7 +126,7 @@ def test_cleanup_deletes_exactly_the_old_finished_runs(app):
         old, old_error, young, old_active = run(40, "passed"), run(31, "error"), run(29, "failed"), run(40, "running")
         session.add_all([old, old_error, young, old_active])
         session.commit()
-        counts = delete_runs_older_than(session, Run, utcnow() - timedelta(days=30))
+        counts = delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30))
         assert counts == {"runs": 2}
         assert {r.id for r in session.query(Run)} == {young.id, old_active.id}  # an active run is never deleted
-        assert delete_runs_older_than(session, Run, utcnow() - timedelta(days=30)) == {"runs": 0}
+        assert delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30)) == {"runs": 0}

@@ -68,8 +68,11 @@ def test_invalid_input_is_422_naming_the_field(client, auth_header, overrides, f
 def test_malformed_json_is_400_and_missing_body_422(client, auth_header):
     resp = client.post(URL, data="{nope", content_type="application/json", headers=auth_header("tester"))
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_json"
+    # JSON that is not an object is refused as every service refuses it (shared/src/shared/body.py).
     resp = client.post(URL, json=[1, 2], headers=auth_header("tester"))
-    assert resp.status_code == 422
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_json"
+    resp = client.post(URL, headers=auth_header("tester"))
+    assert resp.status_code == 422 and resp.json["error"]["details"][0]["field"] == "name"
 
 
 def test_ownership_tester_viewer_admin(client, auth_header):

@@ -2,6 +2,7 @@
 
 import pytest
 from flask import Flask
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +18,11 @@ class Item(Base):
     id: Mapped[str] = mapped_column(String(8), primary_key=True)
 
 
+class ItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+
+
 @pytest.fixture()
 def db(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'p.db'}")
@@ -30,14 +36,14 @@ def db(tmp_path):
 
 def _page(db, query):
     with Flask(__name__).test_request_context(query), db.session_factory() as session:
-        return paginate(session, select(Item).order_by(Item.id), lambda i: i.id)
+        return paginate(session, select(Item).order_by(Item.id), ItemRead)
 
 
 def test_envelope_and_window(db):
     page = _page(db, "/?limit=5&offset=10")
-    assert page["items"] == ["010", "011"]
+    assert page["items"] == [{"id": "010"}, {"id": "011"}]
     assert page["total"] == 12
-    assert _page(db, "/")["items"][:2] == ["000", "001"]
+    assert _page(db, "/")["items"][:2] == [{"id": "000"}, {"id": "001"}]
 
 
 @pytest.mark.parametrize("query, field", [("/?limit=0", "limit"), (f"/?limit={MAX_LIMIT + 1}", "limit"),

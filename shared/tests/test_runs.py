@@ -3,7 +3,9 @@
 import time
 
 from shared.redis_client import redis_from_url
-from shared.runs import TERMINAL_STATES, RunLock, RunState, request_stop, stop_requested
+from shared.runs.lock import RunLock
+from shared.runs.model import TERMINAL_STATES, RunState
+from shared.runs.stop import request_stop, stop_requested
 
 
 def test_only_one_holder_at_a_time(redis_url):

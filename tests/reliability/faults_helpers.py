@@ -18,7 +18,7 @@ from celery import Celery
 
 from shared.broker import KOMBU_PRIORITY_SEP
 from shared.celery_factory import PRIORITY_STEPS
-from shared.runs import LOCK_KEY
+from shared.runs.lock import lock_key
 from shared.testing import WorkerProcess, wait_until
 from tests.harness import ROOT
 
@@ -163,7 +163,7 @@ def queue_length(client, queue: str) -> int:
 
 def lock_holder(redis, run_id: str) -> tuple[str, int] | None:
     """(hostname, pid) of the process holding the run's lock, or None."""
-    value = redis.get(LOCK_KEY.format(run_id=run_id))
+    value = redis.get(lock_key(run_id))
     if value is None:
         return None
     if isinstance(value, bytes):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from shared import names
+from shared.broker import priority_queue_keys
 from shared.celery_factory import make_celery
 from shared.db import utcnow
-from shared.reaper import reap_stuck_runs
 from shared.redis_client import redis_from_url
-from shared.runs import RunLock, RunState
-from web_test_service.models import Run, Screenshot, Script, Step
-from web_test_service.service import delete_runs_older_than
+from shared.runs.lock import RunLock
+from shared.runs.model import RunState, task_time_limits
+from shared.runs.reaper import reap_stuck_runs
+from shared.runs.retention import delete_runs_older_than
+from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,18 +46,23 @@ def test_cleanup_deletes_exactly_the_old_finished_runs(session):
     session.commit()
     old = [add_run(session, script, age_days=40).id, add_run(session, script, age_days=31, state=RunState.error).id]
     young = add_run(session, script, age_days=29).id
-    counts = delete_runs_older_than(session=session, cutoff=utcnow() - timedelta(days=30))
+    counts = delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30))
     assert counts == {"runs": 2, "web_steps": 2, "web_screenshots": 2}
     remaining = {r.id for r in session.query(Run)}
     assert remaining == {young} and not remaining & set(old)
     assert session.query(Step).count() == 1 and session.query(Screenshot).count() == 1
-    again = delete_runs_older_than(session=session, cutoff=utcnow() - timedelta(days=30))
+    again = delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30))
     assert again == {"runs": 0, "web_steps": 0, "web_screenshots": 0}  # idempotent
 
 
 def reap(session, redis, celery):
-    return reap_stuck_runs(session=session, run_model=Run, redis=redis, celery=celery,
-                           task_name=names.WEB_RUN_SCRIPT, queue=names.WEB_QUEUE, heartbeat_timeout_s=120)  # fmt: skip
+    return reap_stuck_runs(session, redis, celery, RUNS, heartbeat_timeout_s=120)
+
+
+def queued_messages(redis, queue: str) -> dict[str, dict]:
+    """Headers of the messages waiting in queue, by task id."""
+    headers = [json.loads(raw)["headers"] for key in priority_queue_keys(queue) for raw in redis.lrange(key, 0, -1)]
+    return {h["id"]: h for h in headers}
 
 
 def test_reaper_requeues_once_then_settles(session, settings):
@@ -64,7 +72,8 @@ def test_reaper_requeues_once_then_settles(session, settings):
     session.add(script)
     session.commit()
     stale = utcnow() - timedelta(minutes=10)
-    lost_once = add_run(session, script, state=RunState.running, heartbeat_at=stale, started_at=stale)
+    lost_once = add_run(session, script, state=RunState.running, heartbeat_at=stale, started_at=stale,
+                        time_limit_s=42)  # fmt: skip
     lost_twice = Run(owner="alice", script_name="t", state=RunState.running, priority=5, attempts=2, base_url="",
                      variables={}, heartbeat_at=stale, started_at=stale)  # fmt: skip
     alive = Run(owner="alice", script_name="u", state=RunState.running, priority=5, attempts=1, base_url="",
@@ -87,6 +96,10 @@ def test_reaper_requeues_once_then_settles(session, settings):
     assert settled.state == RunState.error and settled.error == {"code": "worker_lost", "message": "worker lost"}
     assert session.get(Run, alive.id).state == RunState.running
     assert session.get(Run, fresh.id).state == RunState.running
+    # A requeued run keeps its own time limits, not the task's defaults.
+    message = queued_messages(redis, names.WEB_QUEUE)[session.get(Run, lost_once.id).task_id]
+    limits = task_time_limits(42)
+    assert message["timelimit"] == [limits["time_limit"], limits["soft_time_limit"]]
     # The re-enqueued messages are in the broker, so a second pass leaves the queued runs alone.
     session.get(Run, queued_lost.id).created_at = stale
     session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from perf_test_service.config import PerfTestSettings, get_settings
+from shared import paths
 from shared.app_factory import create_service_app
 from shared.celery_factory import make_celery
 
@@ -21,5 +22,5 @@ def create_app(settings: PerfTestSettings | None = None) -> Flask:
 def register_blueprints(app: Flask) -> None:
     from perf_test_service.views import runs, scenarios
 
-    app.register_blueprint(scenarios.bp, url_prefix="/api/v1/perf-test/scenarios")
-    app.register_blueprint(runs.bp, url_prefix="/api/v1/perf-test/runs")
+    app.register_blueprint(scenarios.bp, url_prefix=paths.SCENARIOS)
+    app.register_blueprint(runs.bp, url_prefix=paths.PERF_RUNS)

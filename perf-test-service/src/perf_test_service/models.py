@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UTCDateTime, make_base, utcnow
-from shared.runs import RunColumns, new_id
+from shared import names
+from shared.db import UTCDateTime, make_base, new_id, utcnow
+from shared.runs.kind import RunKind
+from shared.runs.model import RunColumns, active_run_index
 
 Base = make_base()
 
@@ -28,21 +30,9 @@ class Scenario(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
-
-
 class Run(RunColumns, Base):
     __tablename__ = "perf_runs"
-    # At most one active run per scenario, enforced by the database.
-    __table_args__ = (
-        Index(
-            "uq_perf_runs_active_scenario",
-            "scenario_id",
-            unique=True,
-            sqlite_where=ACTIVE_RUN_WHERE,
-            postgresql_where=ACTIVE_RUN_WHERE,
-        ),
-    )
+    __table_args__ = (active_run_index("uq_perf_runs_active_scenario", "scenario_id"),)
 
     scenario_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("scenarios.id", ondelete="SET NULL"), index=True, nullable=True
@@ -58,3 +48,17 @@ class Run(RunColumns, Base):
     worker_count: Mapped[int] = mapped_column(Integer, default=0)
     report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
     stats_csv: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+RUNS = RunKind(
+    name="perf",
+    model=Run,
+    target_model=Scenario,
+    target_column=Run.scenario_id,
+    children=(),
+    task=names.PERF_RUN_SCENARIO,
+    queue=names.PERF_QUEUE,
+    target_noun="scenario",
+    cleanup_task=names.PERF_CLEANUP_OLD_RESULTS,
+    reap_task=names.PERF_REAP_STUCK_RUNS,
+)

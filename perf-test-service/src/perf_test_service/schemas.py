@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, field_validator
 
 from perf_test_service.scenario import Thresholds
-from shared.run_schemas import RunFields
+from shared import paths
+from shared.runs.schemas import RunFields
 
 
 class LocustfileScenario(BaseModel):
@@ -36,17 +38,38 @@ class RunBody(BaseModel):
     priority: int = Field(default=5, ge=0, le=9, description="9 is the most urgent")
 
 
+# Lists a run fills as it goes: empty, never null, before the first snapshot.
+FilledList = Annotated[list[dict[str, Any]], BeforeValidator(lambda value: value or [])]
+
+
 class ScenarioRead(BaseModel):
+    """A scenario as saved: declarative (requests, wait time) or an admin's locustfile; thresholds either way."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner: str
     name: str
     host: str
-    requests: list[dict[str, Any]] | None = None
-    wait_time_ms: dict[str, Any] | None = None
-    thresholds: dict[str, Any] | None = None
-    locustfile: str | None = None
-    created_at: str
-    updated_at: str
+    locustfile: str | None
+    definition: dict[str, Any] = Field(exclude=True)
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def requests(self) -> list[dict[str, Any]] | None:
+        return None if self.locustfile is not None else self.definition.get("requests")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wait_time_ms(self) -> dict[str, Any] | None:
+        return None if self.locustfile is not None else self.definition.get("wait_time_ms")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def thresholds(self) -> dict[str, Any] | None:
+        return self.definition.get("thresholds")
 
 
 class ScenarioList(BaseModel):
@@ -55,22 +78,38 @@ class ScenarioList(BaseModel):
 
 
 class PerfRunRead(RunFields):
+    """A load run: live while running (about once a second), final once settled."""
+
     scenario_id: str | None
+    scenario_name: str
     params: dict[str, Any]
     elapsed_ms: int
     users: int
+    worker_count: int
     stats: dict[str, Any] | None
-    history: list[dict[str, Any]] | None
-    thresholds: list[dict[str, Any]] | None
+    history: FilledList
+    thresholds: FilledList
+    report_html: str | None = Field(exclude=True)
+    stats_csv: str | None = Field(exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def report_url(self) -> str | None:
+        return paths.perf_report(self.run_id) if self.report_html else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stats_csv_url(self) -> str | None:
+        return paths.perf_stats_csv(self.run_id) if self.stats_csv else None
 
 
 class NoPerfRunYet(BaseModel):
     """/status of a scenario that has never run."""
 
     scenario_id: str
-    state: None
-    run_id: None
-    stats: None
+    state: None = None
+    run_id: None = None
+    stats: None = None
 
 
 class PerfRunList(BaseModel):

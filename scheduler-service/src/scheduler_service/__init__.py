@@ -7,6 +7,7 @@ from flask import Flask
 from scheduler_service.beat import beat_check
 from scheduler_service.config import SchedulerSettings, get_settings
 from scheduler_service.entries import beat_schedule
+from shared import paths
 from shared.app_factory import create_service_app
 from shared.celery_factory import make_celery
 
@@ -35,6 +36,6 @@ def register_blueprints(app: Flask) -> None:
     from scheduler_service.views.schedules import bp as schedules_bp
     from scheduler_service.views.status import bp as status_bp
 
-    app.register_blueprint(status_bp, url_prefix="/api/v1/scheduler")
-    app.register_blueprint(jobs_bp, url_prefix="/api/v1/scheduler")
-    app.register_blueprint(schedules_bp, url_prefix="/api/v1/schedules")
+    app.register_blueprint(status_bp, url_prefix=paths.SCHEDULER)
+    app.register_blueprint(jobs_bp, url_prefix=paths.SCHEDULER)
+    app.register_blueprint(schedules_bp, url_prefix=paths.SCHEDULES)

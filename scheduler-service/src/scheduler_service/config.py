@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 
 from scheduler_service.cron import validate_cron
+from shared import names, paths
 from shared.config import BaseServiceSettings
 
 
@@ -57,16 +58,17 @@ class SchedulerSettings(BaseServiceSettings):
 
     @property
     def ready_urls(self) -> dict[str, str]:
-        return {
-            "web-test": f"{self.web_test_url}/api/v1/web-test/ready",
-            "perf-test": f"{self.perf_test_url}/api/v1/perf-test/ready",
-            "scheduler": f"{self.scheduler_url}/api/v1/scheduler/ready",
+        bases = {
+            names.WEB_TEST_SERVICE: self.web_test_url,
+            names.PERF_TEST_SERVICE: self.perf_test_url,
+            names.SCHEDULER_SERVICE: self.scheduler_url,
         }
+        return {service: base + paths.ready_path(service) for service, base in bases.items()}
 
     @property
     def target_urls(self) -> dict[str, str]:
         """Base URL of each service a schedule may target."""
-        return {"web-test": self.web_test_url, "perf-test": self.perf_test_url}
+        return {names.WEB_TEST_SERVICE: self.web_test_url, names.PERF_TEST_SERVICE: self.perf_test_url}
 
 
 @lru_cache

@@ -8,14 +8,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from shared import paths
 from shared.auth import encode_token
 
 log = logging.getLogger(__name__)
 
-RUN_PATHS = {
-    "web-test": "/api/v1/web-test/scripts/{id}/run",
-    "perf-test": "/api/v1/perf-test/scenarios/{id}/run",
-}
 # Answers that mean "try again shortly": the target is restarting or overloaded.
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -34,7 +31,7 @@ class RunRequest:
 
 def run_url(request: RunRequest) -> str:
     """The target service's run endpoint for this request."""
-    return request.base_url.rstrip("/") + RUN_PATHS[request.kind].format(id=request.target_id)
+    return request.base_url.rstrip("/") + paths.RUN_TARGET[request.kind].format(id=request.target_id)
 
 
 def start_run(request: RunRequest, *, secret: str, token_ttl_s: int, timeout_s: float) -> dict:

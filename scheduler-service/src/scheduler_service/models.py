@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UTCDateTime, make_base, utcnow
-from shared.runs import new_id
+from scheduler_service.cron import next_fire_times
+from shared.db import UTCDateTime, make_base, new_id, utcnow
 
 Base = make_base()
+NEXT_FIRE_COUNT = 5
 
 
 class Schedule(Base):
@@ -32,6 +33,11 @@ class Schedule(Base):
     last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def next_fire_times(self) -> list[datetime]:
+        """The next NEXT_FIRE_COUNT fire times from now, in UTC."""
+        return next_fire_times(self.cron, self.timezone, utcnow(), NEXT_FIRE_COUNT)
 
 
 class JobRun(Base):

@@ -85,6 +85,8 @@ class Outcome(BaseModel):
 
 
 class ScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner: str
     owner_role: str
@@ -120,6 +122,8 @@ class JobReport(BaseModel):
 
 
 class JobRunRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     job: str
     service: str

@@ -9,39 +9,18 @@ from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler_service.config import SchedulerSettings
-from scheduler_service.cron import latest_slot, next_fire_times
+from scheduler_service.cron import latest_slot
 from scheduler_service.firing import RunRequest, start_run
 from scheduler_service.models import JobRun, Schedule
 from scheduler_service.schemas import JobReport, ScheduleCreate, SchedulePatch
 from shared.auth import User, check_readable, check_writable, owner_filter
-from shared.db import utcnow
+from shared.db import iso, utcnow
 from shared.errors import Forbidden, NotFound
-from shared.runs import iso
 
 log = logging.getLogger(__name__)
-NEXT_FIRE_COUNT = 5
 
 
 # --- schedules: CRUD -----------------------------------------------------------------------
-
-
-def schedule_fields(schedule: Schedule, *, now: datetime | None = None) -> dict:
-    """The row as ScheduleRead fields, with the next fire times from now."""
-    return {
-        "id": schedule.id,
-        "owner": schedule.owner,
-        "owner_role": schedule.owner_role,
-        "name": schedule.name,
-        "cron": schedule.cron,
-        "timezone": schedule.timezone,
-        "target": schedule.target,
-        "enabled": schedule.enabled,
-        "next_fire_times": next_fire_times(schedule.cron, schedule.timezone, now or utcnow(), NEXT_FIRE_COUNT),
-        "last_fired_at": schedule.last_fired_at,
-        "last_outcome": schedule.last_outcome,
-        "created_at": schedule.created_at,
-        "updated_at": schedule.updated_at,
-    }
 
 
 def create_schedule(*, session: Session, user: User, data: ScheduleCreate) -> Schedule:
@@ -241,8 +220,3 @@ def job_runs_query(*, job: str | None = None) -> Select:
     """System job runs, newest first, optionally of one job."""
     stmt = select(JobRun).order_by(JobRun.created_at.desc(), JobRun.id.desc())
     return stmt.where(JobRun.job == job) if job else stmt
-
-
-def job_run_fields(row: JobRun) -> dict:
-    """The row as JobRunRead fields."""
-    return {"id": row.id, "job": row.job, "service": row.service, "created_at": row.created_at, "outcome": row.outcome}

@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from scheduler_service import service as scheduler
 from scheduler_service.schemas import JobReport
 from shared import names
-from shared.db import utcnow
-from shared.runs import iso
+from shared.db import iso, utcnow
 
 log = logging.getLogger(__name__)
 # Infrastructure errors only (target restarting, unreachable): a 404/409 is an answer.

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
+from redis import Redis
+from sqlalchemy.orm import sessionmaker
 
 from shared import __version__
 from shared.auth import current_user, init_auth
@@ -15,11 +19,8 @@ from shared.health import Check, health_blueprint, redis_check, worker_check
 from shared.logging import configure_logging, init_request_logging
 from shared.names import SERVICE_QUEUE
 from shared.openapi import openapi_blueprint
+from shared.paths import service_prefix
 from shared.redis_client import redis_from_url
-
-
-def api_prefix(service: str) -> str:
-    return f"/api/v1/{service}"
 
 
 def create_service_app(
@@ -49,7 +50,7 @@ def create_service_app(
         "worker": worker_check(settings.redis_url, SERVICE_QUEUE[service], timeout),
     }
     checks.update(extra_checks or {})
-    prefix = api_prefix(service)
+    prefix = service_prefix(service)
     app.register_blueprint(health_blueprint(service, checks, timeout), url_prefix=prefix)
     app.register_blueprint(identity_blueprint(), url_prefix=prefix)
     app.register_blueprint(openapi_blueprint(f"TestFleet {service} API", __version__), url_prefix=prefix)
@@ -67,3 +68,19 @@ def identity_blueprint() -> Blueprint:
         return jsonify({"user": user.id, "role": user.role.name})
 
     return bp
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a request or a task of the current app works with."""
+
+    settings: Any  # the service's settings (a BaseServiceSettings subclass)
+    sessions: sessionmaker
+    redis: Redis
+    celery: Any
+
+
+def resources() -> Resources:
+    """The current Flask app's settings, session factory, Redis client and Celery app."""
+    ext = current_app.extensions
+    return Resources(ext["settings"], ext["db"].session_factory, ext["redis"], ext.get("celery"))

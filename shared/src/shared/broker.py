@@ -11,11 +11,16 @@ from shared.celery_factory import PRIORITY_STEPS
 KOMBU_PRIORITY_SEP = "\x06\x16"
 
 
+def priority_queue_keys(queue: str) -> list[str]:
+    """The Redis lists that hold queue's messages, one per priority step."""
+    return [queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
+
+
 def queue_length(client: Redis, queue: str) -> int:
     """Messages waiting in queue, over all its priority lists."""
     pipe = client.pipeline()
-    for step in PRIORITY_STEPS:
-        pipe.llen(queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}")
+    for key in priority_queue_keys(queue):
+        pipe.llen(key)
     return sum(pipe.execute())
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -58,6 +60,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, or None."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def new_id() -> str:
+    """A new primary key: 32 hex characters."""
+    return uuid.uuid4().hex
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine that fails fast when the database is unreachable."""
     if url.startswith("sqlite"):
@@ -107,3 +119,8 @@ class Database:
     def dispose(self) -> None:
         self.session.remove()
         self.engine.dispose()
+
+
+def current_session() -> Session:
+    """The current request's (or task's) session of the Flask app's database."""
+    return current_app.extensions["db"].session()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from alembic import command, context
+import sqlalchemy as sa
+from alembic import command, context, op
 from alembic.config import Config
 
 
@@ -46,3 +47,34 @@ def run_env(target_metadata, version_table: str) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+# --- the run table's shared columns, as each service's migrations create them ------------------
+
+
+def run_columns() -> list[sa.Column]:
+    """The columns of shared.runs.model.RunColumns as revision 0001 of each service created them."""
+    ts = sa.DateTime(timezone=True)
+    return [
+        sa.Column("owner", sa.String(200), nullable=False, index=True),
+        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("task_id", sa.String(64), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", ts, nullable=False, index=True),
+        sa.Column("started_at", ts, nullable=True),
+        sa.Column("finished_at", ts, nullable=True),
+        sa.Column("heartbeat_at", ts, nullable=True),
+        sa.Column("error", sa.JSON(), nullable=True),
+    ]
+
+
+def create_active_run_index(name: str, table: str, target_column: str) -> None:
+    """The partial unique index behind "one active run per target" (shared.runs.model.active_run_index)."""
+    active = sa.text("state IN ('queued', 'running')")
+    op.create_index(name, table, [target_column], unique=True, sqlite_where=active, postgresql_where=active)
+
+
+def add_run_time_limit(table: str) -> None:
+    """Revision 0002 of each run table: the run's own time limit, kept for a requeue."""
+    op.add_column(table, sa.Column("time_limit_s", sa.Integer(), nullable=False, server_default="0"))

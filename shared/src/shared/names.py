@@ -56,3 +56,7 @@ BEAT_PING_MAINTENANCE = "ping-maintenance"
 JOB_CLEANUP_OLD_RESULTS = "cleanup_old_results"
 JOB_REAP_STUCK_RUNS = "reap_stuck_runs"
 SYSTEM_JOBS = (JOB_CLEANUP_OLD_RESULTS, JOB_REAP_STUCK_RUNS)
+
+# Redis keys of a run: its lock (held by the executing worker) and its stop flag (raised by the API).
+RUN_LOCK_KEY = "testfleet:run-lock:{run_id}"
+RUN_STOP_KEY = "testfleet:run-stop:{run_id}"

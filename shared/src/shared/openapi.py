@@ -62,12 +62,13 @@ def document(
     return decorate
 
 
-def _schema_ref(model: type[BaseModel] | dict | tuple, components: dict) -> dict:
+def _schema_ref(model: type[BaseModel] | dict | tuple, components: dict, mode: str = "validation") -> dict:
+    """A reference to model's schema: as a request body (validation) or as a response (serialization)."""
     if isinstance(model, dict):
         return model
     if isinstance(model, tuple):  # one of several bodies, e.g. a declarative scenario or an admin's locustfile
-        return {"anyOf": [_schema_ref(m, components) for m in model]}
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        return {"anyOf": [_schema_ref(m, components, mode) for m in model]}
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
     components[model.__name__] = schema
@@ -112,7 +113,7 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
             if status == "204":
                 pass  # No Content: no body, no Content-Type
             elif resp_schema is not None:
-                ok["content"] = {content_type: {"schema": _schema_ref(resp_schema, components)}}
+                ok["content"] = {content_type: {"schema": _schema_ref(resp_schema, components, "serialization")}}
             elif content_type == "application/json":
                 ok["content"] = {"application/json": {"schema": {"type": "object"}}}
             else:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import request
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.errors import Unprocessable
+from shared.responses import dump
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -37,9 +36,9 @@ def page_args() -> tuple[int, int]:
     return _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT), _int_arg("offset", 0, 0, 10**9)
 
 
-def paginate(session: Session, stmt, serialize: Callable[[Any], dict]) -> dict:
-    """Run stmt with the request's limit/offset and wrap the rows in the envelope."""
+def paginate(session: Session, stmt, item: type[BaseModel]) -> dict:
+    """Run stmt with the request's limit/offset and wrap the rows, shaped by the item model, in the envelope."""
     limit, offset = page_args()
     total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
     rows = session.execute(stmt.limit(limit).offset(offset)).scalars().all()
-    return {"items": [serialize(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    return {"items": [dump(item, r) for r in rows], "total": total, "limit": limit, "offset": offset}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from shared import paths
 from shared.app_factory import create_service_app
 from shared.celery_factory import make_celery
 from web_test_service.config import WebTestSettings, get_settings
@@ -21,5 +22,5 @@ def create_app(settings: WebTestSettings | None = None) -> Flask:
 def register_blueprints(app: Flask) -> None:
     from web_test_service.views import runs, scripts
 
-    app.register_blueprint(scripts.bp, url_prefix="/api/v1/web-test/scripts")
-    app.register_blueprint(runs.bp, url_prefix="/api/v1/web-test/runs")
+    app.register_blueprint(scripts.bp, url_prefix=paths.SCRIPTS)
+    app.register_blueprint(runs.bp, url_prefix=paths.WEB_RUNS)

@@ -1,24 +1,23 @@
-"""Run one queued web run to its verdict: the plain function behind the Celery task."""
+"""Execute one queued web run to its verdict: the plain function behind the Celery task."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis import Redis
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import utcnow
-from shared.run_execution import LOCK_WAIT_S, holding_run_lock, refuse_to_start, settle_if_active
-from shared.runs import ACTIVE_STATES, Heartbeat, RunState, retry_db, stop_requested
-from web_test_service.models import Run, Screenshot, Script, Step
+from shared.runs.model import RunState
+from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, run_attempt
+from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
 
-log = logging.getLogger(__name__)
+# The run's verdict message as the error code clients see.
+ERROR_CODES = {RunState.failed: "assertion_failed", RunState.error: "run_error", RunState.stopped: "stopped"}
 
 
 class BrowserUnavailable(Exception):
@@ -26,17 +25,13 @@ class BrowserUnavailable(Exception):
 
 
 @dataclass
-class Outcome:
-    state: str
-    skipped_reason: str | None = None  # why nothing ran (duplicate delivery, already settled, ...)
+class ClaimedScript:
+    """What a web run needs once claimed: the script as it was at the start, and the run's overrides."""
 
-
-@dataclass
-class _Claimed:
-    script: Script
-    script_data: dict
+    script: dict[str, Any]
     base_url: str | None
-    variables: dict
+    variables: dict[str, Any]
+    resolve_test: Callable[[str], list[dict] | None]
 
 
 def execute_run(
@@ -48,115 +43,76 @@ def execute_run(
     is_last_attempt: bool = True,
     lock_wait_s: float = LOCK_WAIT_S,
 ) -> Outcome:
-    """Execute a queued run once; save each step as it happens and the verdict at the end.
+    """Execute a queued run once; record each step as it happens and the verdict at the end."""
 
-    The run's lock is taken first (see holding_run_lock). Every database write is retried through a
-    short outage.
-    """
-    with holding_run_lock(redis, run_id, lock_wait_s) as lock:
-        if lock is None:
-            return Outcome("skipped", "another delivery of this run is executing it")
-        claimed = retry_db(lambda: _claim(sessions, redis, run_id), f"start run {run_id}")
-        if isinstance(claimed, Outcome):
-            return claimed
-        recorder = StepRecorder(sessions, run_id)
+    def prepare(session: Session, run: Run, script: Script) -> ClaimedScript:
+        run.progress_current = 0
+        script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
+        resolve = resolve_in_project(sessions=sessions, owner=script.owner, project_id=script.project_id)
+        return ClaimedScript(script_data, run.base_url or None, dict(run.variables or {}), resolve)
+
+    with run_attempt(RUNS, run_id, sessions=sessions, redis=redis, prepare=prepare, lock_wait_s=lock_wait_s) as attempt:
+        if attempt.refused or attempt.claimed is None:
+            return attempt.outcome or Outcome("skipped")
+        claimed = attempt.claimed
         try:
-            with Heartbeat(sessions, Run, run_id, lock):
-                result = run_script(
-                    claimed.script_data,
-                    driver_factory,
-                    base_url=claimed.base_url or None,
-                    variables=claimed.variables,
-                    on_step=recorder,
-                    should_stop=lambda: stop_requested(redis, run_id),
-                    timeout_ms=claimed.script_data["timeout_ms"],
-                    resolve_test=resolve_in_project(sessions=sessions, script=claimed.script),
-                )
+            result = run_script(
+                claimed.script,
+                driver_factory,
+                base_url=claimed.base_url,
+                variables=claimed.variables,
+                on_step=StepRecorder(attempt),
+                should_stop=attempt.should_stop,
+                timeout_ms=claimed.script["timeout_ms"],
+                resolve_test=claimed.resolve_test,
+            )
         except BrowserStartError as exc:
             # Infrastructure, not the script: the task retries with backoff, then gives up.
             if not is_last_attempt:
-                retry_db(lambda: _requeue(sessions, run_id), f"requeue run {run_id}")
+                attempt.requeue()
                 raise BrowserUnavailable(str(exc)) from exc
-            error = {"code": "browser_unavailable", "message": str(exc)}
-            return Outcome(settle_if_active(sessions, Run, run_id, RunState.error, error))
-        return retry_db(lambda: _save_result(sessions, run_id, result), f"save result of run {run_id}")
-
-
-def _claim(sessions: sessionmaker, redis: Redis, run_id: str) -> _Claimed | Outcome:
-    """Mark the run running (or settle it if it cannot run); one transaction, safe to repeat."""
-    with sessions() as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return Outcome("skipped", "run no longer exists")
-        if run.state not in ACTIVE_STATES:
-            return Outcome(run.state, "run already settled")
-        script = session.get(Script, run.script_id) if run.script_id else None
-        refused = refuse_to_start(session, redis, run, script, "script_deleted")
-        if refused:
-            return Outcome(refused)
-        run.state, run.started_at, run.attempts = RunState.running, utcnow(), run.attempts + 1
-        run.heartbeat_at, run.progress_current, run.finished_at = utcnow(), 0, None
-        session.execute(Step.__table__.delete().where(Step.run_id == run_id))  # a retried run starts over
-        session.execute(Screenshot.__table__.delete().where(Screenshot.run_id == run_id))
-        session.commit()
-        script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
-        claimed = _Claimed(script, script_data, run.base_url, dict(run.variables or {}))
-        session.expunge(script)
-        return claimed
+            return attempt.finish(RunState.error, {"code": "browser_unavailable", "message": str(exc)})
+        return attempt.finish(result.state, verdict_error(result), result=result_record(result))
+    return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
 
 
 class StepRecorder:
-    """on_step callback: one committed row per step, so /status shows it at once."""
+    """on_step callback: one committed row per step (with its screenshot), so /status shows it at once."""
 
-    def __init__(self, sessions: sessionmaker, run_id: str):
-        self.sessions, self.run_id, self.seq = sessions, run_id, 0
+    def __init__(self, attempt: Attempt):
+        self.attempt, self.seq = attempt, 0
 
     def __call__(self, step: StepResult) -> None:
-        retry_db(lambda: self._save(step), f"save step {self.seq} of run {self.run_id}")
+        run_id, seq = self.attempt.run_id, self.seq
+        rows: list[Any] = [
+            Step(
+                run_id=run_id,
+                seq=seq,
+                index=step.index,
+                command=step.command,
+                target=step.target,
+                value=step.value,
+                state=step.state,
+                duration_ms=step.duration_ms,
+                error=step.message,
+                has_screenshot=step.screenshot is not None,
+            )
+        ]
+        if step.screenshot is not None:
+            rows.append(Screenshot(run_id=run_id, seq=seq, png=step.screenshot))
+        self.attempt.record(*rows, progress_current=step.index + 1)
         self.seq += 1
 
-    def _save(self, step: StepResult) -> None:
-        with self.sessions() as session:
-            session.add(
-                Step(
-                    run_id=self.run_id,
-                    seq=self.seq,
-                    index=step.index,
-                    command=step.command,
-                    target=step.target,
-                    value=step.value,
-                    state=step.state,
-                    duration_ms=step.duration_ms,
-                    error=step.message,
-                    has_screenshot=step.screenshot is not None,
-                )
-            )
-            if step.screenshot is not None:
-                session.add(Screenshot(run_id=self.run_id, seq=self.seq, png=step.screenshot))
-            session.execute(update(Run).where(Run.id == self.run_id).values(progress_current=step.index + 1))
-            session.commit()
+
+def verdict_error(result: RunResult) -> dict[str, str] | None:
+    if result.state == RunState.passed or not result.message:
+        return None
+    return {"code": ERROR_CODES.get(RunState(result.state), "run_error"), "message": result.message}
 
 
-def _requeue(sessions: sessionmaker, run_id: str) -> None:
-    with sessions() as session:
-        run = session.get(Run, run_id)
-        run.state, run.started_at = RunState.queued, None
-        session.commit()
-
-
-def _save_result(sessions: sessionmaker, run_id: str, result: RunResult) -> Outcome:
-    with sessions() as session:
-        return _save_result_in(session, run_id, result)
-
-
-def _save_result_in(session: Session, run_id: str, result: RunResult) -> Outcome:
-    run = session.get(Run, run_id)
-    error = None
-    if result.state != RunState.passed and result.message:
-        code = {"failed": "assertion_failed", "error": "run_error", "stopped": "stopped"}.get(result.state, "run_error")
-        error = {"code": code, "message": result.message}
-    run.state, run.finished_at, run.error = result.state, utcnow(), error
-    run.result = {
+def result_record(result: RunResult) -> dict[str, Any]:
+    """What the run row keeps of the runner's result (logs capped)."""
+    return {
         "message": result.message,
         "failed_step": result.failed_step,
         "runner_duration_ms": result.duration_ms,
@@ -164,5 +120,3 @@ def _save_result_in(session: Session, run_id: str, result: RunResult) -> Outcome
         "echo_log": result.echo_log[-500:],
         "variables": result.variables,
     }
-    session.commit()
-    return Outcome(result.state)

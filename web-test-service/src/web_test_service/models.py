@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import UTCDateTime, make_base, utcnow
-from shared.runs import RunColumns, new_id
+from shared import names
+from shared.db import UTCDateTime, make_base, new_id, utcnow
+from shared.runs.kind import RunKind
+from shared.runs.model import RunColumns, active_run_index
 
 Base = make_base()
 
@@ -32,21 +34,9 @@ class Script(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
-
-
 class Run(RunColumns, Base):
     __tablename__ = "web_runs"
-    # At most one active run per script, enforced by the database (two racing POSTs: one 409).
-    __table_args__ = (
-        Index(
-            "uq_web_runs_active_script",
-            "script_id",
-            unique=True,
-            sqlite_where=ACTIVE_RUN_WHERE,
-            postgresql_where=ACTIVE_RUN_WHERE,
-        ),
-    )
+    __table_args__ = (active_run_index("uq_web_runs_active_script", "script_id"),)
 
     script_id: Mapped[str | None] = mapped_column(
         String(32), ForeignKey("scripts.id", ondelete="SET NULL"), index=True, nullable=True
@@ -92,3 +82,17 @@ class Screenshot(Base):
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("web_runs.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     png: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+RUNS = RunKind(
+    name="web",
+    model=Run,
+    target_model=Script,
+    target_column=Run.script_id,
+    children=(Screenshot, Step),
+    task=names.WEB_RUN_SCRIPT,
+    queue=names.WEB_QUEUE,
+    target_noun="script",
+    cleanup_task=names.WEB_CLEANUP_OLD_RESULTS,
+    reap_task=names.WEB_REAP_STUCK_RUNS,
+)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-from shared.errors import Unprocessable
-from shared.run_schemas import RunFields
-from web_test_service.runner.validation import validate_commands
+from shared import paths
+from shared.runs.schemas import RunFields
 
 MAX_COMMANDS = 5000
 MAX_TEXT = 100_000
@@ -59,23 +59,6 @@ class ScriptCreate(BaseModel):
         return [c.model_dump(exclude_none=True) for c in self.commands]
 
 
-def check_commands_or_422(commands: list[dict[str, Any]], timeout_ms: int, max_timeout_ms: int) -> None:
-    """Run the runner's save-time checks; 422 naming the command's index and field."""
-    if timeout_ms > max_timeout_ms:
-        raise Unprocessable(
-            f"timeout_ms: must be at most {max_timeout_ms}",
-            details=[{"field": "timeout_ms", "message": f"at most {max_timeout_ms}"}],
-        )
-    problems = validate_commands(commands)
-    if problems:
-        first = problems[0]
-        details = [
-            {"field": f"commands.{p['index']}.{p['field']}", "index": p["index"], "message": p["message"]}
-            for p in problems
-        ]
-        raise Unprocessable(f"commands.{first['index']}.{first['field']}: {first['message']}", details=details)
-
-
 class RunRequest(BaseModel):
     """Optional overrides for one run."""
 
@@ -96,6 +79,10 @@ class RunRequest(BaseModel):
 
 
 class StepRead(BaseModel):
+    """One executed command of a run (loops repeat an index)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     index: int
     command: str
     target: str
@@ -103,10 +90,19 @@ class StepRead(BaseModel):
     state: str
     duration_ms: int
     error: str | None
-    screenshot_url: str | None
+    run_id: str = Field(exclude=True)
+    seq: int = Field(exclude=True)
+    has_screenshot: bool = Field(exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def screenshot_url(self) -> str | None:
+        return paths.web_screenshot(self.run_id, self.seq) if self.has_screenshot else None
 
 
 class ScriptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     owner: str
     name: str
@@ -116,8 +112,8 @@ class ScriptRead(BaseModel):
     project_id: str | None
     project_name: str | None
     suites: list[str]
-    created_at: str
-    updated_at: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class ScriptList(BaseModel):
@@ -125,20 +121,54 @@ class ScriptList(BaseModel):
     total: int
 
 
+class ImportedProject(BaseModel):
+    """The project an import created: its scripts, and the project's name and suites as the .side has them."""
+
+    items: list[ScriptRead]
+    total: int
+    project: dict[str, Any]
+
+
+class Progress(BaseModel):
+    current: int
+    total: int
+
+
 class RunRead(RunFields):
+    """A web run as /status, /stop and the history show it."""
+
     script_id: str | None
-    progress: dict[str, int]
+    script_name: str
+    base_url: str
+    progress_current: int = Field(exclude=True)
+    progress_total: int = Field(exclude=True)
     steps: list[StepRead]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def progress(self) -> Progress:
+        return Progress(current=self.progress_current, total=self.progress_total)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def junit_url(self) -> str:
+        return paths.web_junit(self.run_id)
+
+
+class RunDetail(RunRead):
+    """A web run with its full result: message, console and echo logs, variables."""
+
+    result: dict[str, Any] | None
 
 
 class NoRunYet(BaseModel):
     """/status of a script that has never run."""
 
     script_id: str
-    state: None
-    run_id: None
-    progress: None
-    steps: list[StepRead]
+    state: None = None
+    run_id: None = None
+    progress: None = None
+    steps: list[StepRead] = []
 
 
 class RunList(BaseModel):

@@ -1,41 +1,50 @@
-"""Scripts and runs: the plain functions behind the views (no Flask request inside)."""
+"""Scripts and runs: the plain functions behind the views (no Flask request inside); they commit."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import Celery
+from pydantic import ValidationError
 from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import names, run_service
 from shared.auth import User, check_readable, check_writable, owner_filter
-from shared.errors import Conflict, NotFound
-from shared.runs import RunState, iso, new_id
-from web_test_service.models import Run, Screenshot, Script, Step
-from web_test_service.schemas import RunRequest, ScriptCreate
+from shared.db import new_id
+from shared.errors import BadRequest, Conflict, NotFound, Unprocessable, validation_details
+from shared.responses import dump
+from shared.runs import api as runs
+from web_test_service.models import RUNS, Run, Screenshot, Script
+from web_test_service.runner.validation import validate_commands
+from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
+from web_test_service.side_import import SideProject, SideProjectError, load_side_project
 
-API = "/api/v1/web-test"
+# Tests per imported project: far above a real Selenium IDE project, far below what would outlast a request
+# (20,000 tests took 10 s to import; 10 MB of tests would be killed by the worker timeout, a 502).
+MAX_IMPORT_TESTS = 1000
 
 
 # --- scripts --------------------------------------------------------------------------------
 
 
-def script_to_dict(script: Script) -> dict[str, Any]:
-    return {
-        "id": script.id,
-        "owner": script.owner,
-        "name": script.name,
-        "base_url": script.base_url,
-        "commands": script.commands,
-        "timeout_ms": script.timeout_ms,
-        "project_id": script.project_id,
-        "project_name": script.project_name,
-        "suites": script.suites or [],
-        "created_at": iso(script.created_at),
-        "updated_at": iso(script.updated_at),
-    }
+def validated_script(body: dict[str, Any], max_timeout_ms: int) -> ScriptCreate:
+    """Parse a script body and run the runner's save-time checks; 422 naming the command's index and field."""
+    data = ScriptCreate.model_validate(body)
+    if data.timeout_ms > max_timeout_ms:
+        raise Unprocessable(
+            f"timeout_ms: must be at most {max_timeout_ms}",
+            details=[{"field": "timeout_ms", "message": f"at most {max_timeout_ms}"}],
+        )
+    problems = validate_commands(data.command_dicts())
+    if problems:
+        first = problems[0]
+        details = [
+            {"field": f"commands.{p['index']}.{p['field']}", "index": p["index"], "message": p["message"]}
+            for p in problems
+        ]
+        raise Unprocessable(f"commands.{first['index']}.{first['field']}: {first['message']}", details=details)
+    return data
 
 
 def scripts_query(user: User):
@@ -52,18 +61,16 @@ def get_script(*, session: Session, user: User, script_id: str, write: bool = Fa
     return script
 
 
-def create_script(*, session: Session, user: User, data: ScriptCreate, **extra: Any) -> Script:
+def _new_script(user: User, data: ScriptCreate, **extra: Any) -> Script:
+    fields = {"name": data.name, "base_url": data.base_url, "commands": data.command_dicts(), "suites": []}
+    return Script(owner=user.id, timeout_ms=data.timeout_ms, **(fields | extra))
+
+
+def create_script(*, session: Session, user: User, data: ScriptCreate) -> Script:
     """Insert a script owned by the user."""
-    script = Script(
-        owner=user.id,
-        name=data.name,
-        base_url=data.base_url,
-        commands=data.command_dicts(),
-        timeout_ms=data.timeout_ms,
-        suites=[],
-        **extra,
-    )
+    script = _new_script(user, data)
     session.add(script)
+    session.commit()
     return script
 
 
@@ -71,38 +78,63 @@ def replace_script(*, session: Session, user: User, script_id: str, data: Script
     script = get_script(session=session, user=user, script_id=script_id, write=True)
     script.name, script.base_url = data.name, data.base_url
     script.commands, script.timeout_ms = data.command_dicts(), data.timeout_ms
+    session.commit()
     return script
 
 
 def delete_script(*, session: Session, user: User, script_id: str) -> None:
     """Delete a script; 409 while it has an active run (stop it first). Its runs stay in history."""
     script = get_script(session=session, user=user, script_id=script_id, write=True)
-    if active_run(session=session, script_id=script.id) is not None:
+    if runs.active_run(session, RUNS, script.id) is not None:
         raise Conflict("the script has an active run; stop it first")
     session.delete(script)
+    session.commit()
 
 
-def import_scripts(*, session: Session, user: User, project_name: str, scripts: list[ScriptCreate],
-                   suites: list[list[str]]) -> list[Script]:  # fmt: skip
-    """Insert every test of a .side project under one project_id, keeping suite order."""
+def load_project(raw: str | bytes | dict) -> SideProject:
+    """Parse a .side project; 422 (or 400 for nesting too deep) naming what is wrong."""
+    try:
+        project = load_side_project(raw)
+    except SideProjectError as exc:
+        raise Unprocessable(str(exc), details=[{"field": "project", "message": str(exc)}]) from None
+    except RecursionError:
+        raise BadRequest("the .side project is nested too deeply", code="invalid_json") from None
+    if len(project.scripts) > MAX_IMPORT_TESTS:
+        message = f"a project may have at most {MAX_IMPORT_TESTS} tests, this one has {len(project.scripts)}"
+        raise Unprocessable(message, details=[{"field": "tests", "message": message}])
+    return project
+
+
+def _validated_test(item: dict, position: int, max_timeout_ms: int) -> ScriptCreate:
+    body = {k: item[k] for k in ("name", "base_url", "commands") if k in item}
+    if item.get("timeout_ms"):
+        body["timeout_ms"] = item["timeout_ms"]
+    try:
+        return validated_script(body, max_timeout_ms)
+    except ValidationError as exc:
+        details = [{**d, "field": f"tests.{position}.{d['field']}"} for d in validation_details(exc)]
+        message = f"test '{item['name']}': {details[0]['field']}: {details[0]['message']}"
+        raise Unprocessable(message, details=details) from None
+    except Unprocessable as exc:
+        raise Unprocessable(f"test '{item['name']}': {exc.message}", details=exc.details) from None
+
+
+def import_project(*, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int) -> dict[str, Any]:
+    """Insert every test of a .side project under one project_id, keeping suite order; all or nothing."""
+    project = load_project(raw)
+    checked = [_validated_test(item, position, max_timeout_ms) for position, item in enumerate(project.scripts)]
     project_id = new_id()
     created = []
-    for position, (data, script_suites) in enumerate(zip(scripts, suites, strict=True)):
-        created.append(
-            create_script(
-                session=session,
-                user=user,
-                data=data,
-                project_id=project_id,
-                project_name=project_name,
-                position=position,
-            )
-        )
-        created[-1].suites = script_suites
-    return created
+    for position, (item, data) in enumerate(zip(project.scripts, checked, strict=True)):
+        suites = [suite["name"] for suite in item.get("suites") or []]
+        where = {"project_id": project_id, "project_name": project.name, "position": position, "suites": suites}
+        created.append(_new_script(user, data, **where))
+    session.add_all(created)
+    session.commit()
+    return {"items": created, "total": len(created), "project": {"name": project.name, "suites": project.suites}}
 
 
-def resolve_in_project(*, sessions: sessionmaker, script: Script):
+def resolve_in_project(*, sessions: sessionmaker, owner: str, project_id: str | None):
     """A `run` resolver: a test name -> its commands, looked up in the script's project.
 
     Each lookup has its own short session: a run may last minutes, and a transaction held that long
@@ -110,9 +142,9 @@ def resolve_in_project(*, sessions: sessionmaker, script: Script):
     """
 
     def resolve(name: str) -> list[dict] | None:
-        query = select(Script.commands).where(Script.owner == script.owner, Script.name == name)
-        if script.project_id:
-            query = query.where(Script.project_id == script.project_id)
+        query = select(Script.commands).where(Script.owner == owner, Script.name == name)
+        if project_id:
+            query = query.where(Script.project_id == project_id)
         with sessions() as session:
             return session.execute(query.order_by(Script.position).limit(1)).scalar_one_or_none()
 
@@ -122,75 +154,24 @@ def resolve_in_project(*, sessions: sessionmaker, script: Script):
 # --- runs -----------------------------------------------------------------------------------
 
 
-def step_to_dict(run_id: str, step: Step) -> dict[str, Any]:
-    return {
-        "index": step.index,
-        "command": step.command,
-        "target": step.target,
-        "value": step.value,
-        "state": step.state,
-        "duration_ms": step.duration_ms,
-        "error": step.error,
-        "screenshot_url": f"{API}/runs/{run_id}/steps/{step.seq}/screenshot" if step.has_screenshot else None,
-    }
-
-
-def run_to_dict(run: Run, *, with_result: bool = False) -> dict[str, Any]:
-    body = run.run_fields()
-    body.update(
-        script_id=run.script_id,
-        script_name=run.script_name,
-        base_url=run.base_url,
-        progress={"current": run.progress_current, "total": run.progress_total},
-        steps=[step_to_dict(run.id, s) for s in run.steps],
-        junit_url=f"{API}/runs/{run.id}/junit.xml",
-    )
-    if with_result:
-        body["result"] = run.result
-    return body
-
-
-def active_run(*, session: Session, script_id: str) -> Run | None:
-    return run_service.active_run(session, Run.script_id, script_id)
-
-
-def latest_run(*, session: Session, script_id: str) -> Run | None:
-    return run_service.latest_run(session, Run.script_id, script_id)
-
-
-def get_run(*, session: Session, user: User, run_id: str) -> Run:
-    return run_service.get_readable_run(session, Run, user, run_id)
-
-
-def runs_of_script_query(script_id: str):
-    return run_service.runs_of(Run.script_id, script_id)
-
-
 def start_run(*, session: Session, celery: Celery, script: Script, request: RunRequest) -> Run:
     """Insert a queued run owned by the script's owner, then enqueue it; 409 while one is active."""
-    if active_run(session=session, script_id=script.id) is not None:
-        raise Conflict("a run of this script is already queued or running")
     run = Run(
         owner=script.owner,
         script_id=script.id,
         script_name=script.name,
-        state=RunState.queued,
         priority=request.priority,
+        time_limit_s=-(-script.timeout_ms // 1000),
         base_url=request.base_url or script.base_url,
         variables=request.variables,
         progress_total=len(script.commands),
-        attempts=0,
     )
-    return run_service.enqueue_run(session, celery, run, names.WEB_RUN_SCRIPT, time_limit_s=script.timeout_ms / 1000)
+    return runs.enqueue_run(session, celery, RUNS, run)
 
 
 def stop_run(*, session: Session, redis: Redis, celery: Celery, script: Script) -> Run:
     """Stop the script's active run; 409 if there is none."""
-    run = active_run(session=session, script_id=script.id)
-    if run is None:
-        raise Conflict("the script has no active run")
-    run_service.stop_active(session, redis, celery, run)
-    return run
+    return runs.stop_active(session, redis, celery, RUNS, script.id)
 
 
 def screenshot_png(*, session: Session, run_id: str, seq: int) -> bytes:
@@ -201,21 +182,17 @@ def screenshot_png(*, session: Session, run_id: str, seq: int) -> bytes:
     return png
 
 
-def delete_runs_older_than(*, session: Session, cutoff) -> dict[str, int]:
-    """Delete finished runs created before cutoff, with their steps and screenshots."""
-    return run_service.delete_runs_older_than(session, Run, cutoff, children=(Screenshot, Step))
-
-
 def junit_case(run: Run) -> dict[str, Any]:
     """The run as build_junit_xml expects it."""
-    result = run.result or {}
+    detail = dump(RunDetail, run)
+    result = detail["result"] or {}
     return {
         "name": run.script_name,
         "classname": "testfleet.web",
         "state": run.state,
         "duration_ms": run.duration_ms or 0,
         "message": (run.error or {}).get("message"),
-        "steps": [{**step_to_dict(run.id, s), "message": s.error} for s in run.steps],
+        "steps": [{**step, "message": step["error"]} for step in detail["steps"]],
         "console_log": result.get("console_log") or [],
         "echo_log": result.get("echo_log") or [],
     }

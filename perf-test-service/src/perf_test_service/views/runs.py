@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response
 
-from perf_test_service import service
+from perf_test_service.models import RUNS
 from perf_test_service.schemas import PerfRunRead
 from shared.auth import current_user, require_role
+from shared.db import current_session
 from shared.errors import NotFound
 from shared.openapi import document
+from shared.responses import respond
+from shared.runs import api as runs
 
 bp = Blueprint("runs", __name__)
 
 
 def _run(run_id: str):
-    return service.get_run(session=current_app.extensions["db"].session, user=current_user(), run_id=run_id)
+    return runs.get_readable_run(current_session(), RUNS, current_user(), run_id)
 
 
 @bp.get("/<run_id>")
@@ -22,7 +25,14 @@ def _run(run_id: str):
 @document("A run's final stats, time series, thresholds and errors.", response=PerfRunRead)
 def read_run(run_id: str):
     """Full result of a run."""
-    return jsonify(service.run_to_dict(_run(run_id)))
+    return respond(PerfRunRead, _run(run_id))
+
+
+def _artifact(run_id: str, column: str, what: str, mimetype: str) -> Response:
+    content = getattr(_run(run_id), column)
+    if not content:
+        raise NotFound(f"this run has no {what} (yet)")
+    return Response(content, mimetype=mimetype)
 
 
 @bp.get("/<run_id>/report.html")
@@ -30,10 +40,7 @@ def read_run(run_id: str):
 @document("Locust's own HTML report of the run.", content_type="text/html")
 def report(run_id: str):
     """Locust's HTML report."""
-    run = _run(run_id)
-    if not run.report_html:
-        raise NotFound("this run has no report (yet)")
-    return Response(run.report_html, mimetype="text/html")
+    return _artifact(run_id, "report_html", "report", "text/html")
 
 
 @bp.get("/<run_id>/stats.csv")
@@ -41,7 +48,4 @@ def report(run_id: str):
 @document("Locust's stats CSV of the run.", content_type="text/csv")
 def stats_csv(run_id: str):
     """Locust's stats CSV."""
-    run = _run(run_id)
-    if not run.stats_csv:
-        raise NotFound("this run has no CSV (yet)")
-    return Response(run.stats_csv, mimetype="text/csv")
+    return _artifact(run_id, "stats_csv", "CSV", "text/csv")

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint
 
 from perf_test_service import service
+from perf_test_service.models import RUNS
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import (
     LocustfileScenario,
     NoPerfRunYet,
     PerfRunList,
     PerfRunRead,
-    RunBody,
     ScenarioList,
     ScenarioRead,
 )
+from shared.app_factory import resources
 from shared.auth import current_user, require_role
-from shared.errors import BadRequest
+from shared.body import json_object
+from shared.db import current_session
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
-from shared.run_schemas import RunAccepted
+from shared.responses import respond
+from shared.runs import api as runs
+from shared.runs.schemas import RunAccepted
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
@@ -36,33 +40,23 @@ RUN_PARAMS = {
 }
 
 
-def _session():
-    return current_app.extensions["db"].session
-
-
-def _settings():
-    return current_app.extensions["settings"]
-
-
-def _json_object(optional: bool = False) -> dict:
-    if optional and not request.content_length:
-        return {}
-    body = request.get_json(silent=False)
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object", code="invalid_json")
-    return body
+def _spec():
+    return service.parse_scenario(json_object(), current_user(), resources().settings.perf_allowed_hosts)
 
 
 @bp.post("")
 @require_role("tester")
-@document("Create a scenario (declarative; admins may give a raw `locustfile`).", body=SCENARIO_BODY,
-          response=ScenarioRead, status=201, errors=(403,))  # fmt: skip
+@document(
+    "Create a scenario (declarative; admins may give a raw `locustfile`).",
+    body=SCENARIO_BODY,
+    response=ScenarioRead,
+    status=201,
+    errors=(403,),
+)
 def create_scenario():
     """Create a scenario."""
-    spec = service.parse_scenario(_json_object(), current_user(), _settings().perf_allowed_hosts)
-    scenario = service.create_scenario(session=_session(), user=current_user(), spec=spec)
-    _session().commit()
-    return jsonify(service.scenario_to_dict(scenario)), 201
+    scenario = service.create_scenario(session=current_session(), user=current_user(), spec=_spec())
+    return respond(ScenarioRead, scenario, 201)
 
 
 @bp.get("")
@@ -70,7 +64,7 @@ def create_scenario():
 @document("List the scenarios you may see.", response=ScenarioList, query=PAGE_QUERY)
 def list_scenarios():
     """List scenarios."""
-    return jsonify(paginate(_session(), service.scenarios_query(current_user()), service.scenario_to_dict))
+    return paginate(current_session(), service.scenarios_query(current_user()), ScenarioRead)
 
 
 @bp.get("/<scenario_id>")
@@ -78,8 +72,9 @@ def list_scenarios():
 @document("Read a scenario.", response=ScenarioRead)
 def read_scenario(scenario_id: str):
     """Read a scenario."""
-    scenario = service.get_scenario(session=_session(), user=current_user(), scenario_id=scenario_id)
-    return jsonify(service.scenario_to_dict(scenario))
+    return respond(
+        ScenarioRead, service.get_scenario(session=current_session(), user=current_user(), scenario_id=scenario_id)
+    )
 
 
 @bp.put("/<scenario_id>")
@@ -87,10 +82,11 @@ def read_scenario(scenario_id: str):
 @document("Replace a scenario.", body=SCENARIO_BODY, response=ScenarioRead, errors=(403,))
 def replace_scenario(scenario_id: str):
     """Replace a scenario."""
-    spec = service.parse_scenario(_json_object(), current_user(), _settings().perf_allowed_hosts)
-    scenario = service.replace_scenario(session=_session(), user=current_user(), scenario_id=scenario_id, spec=spec)
-    _session().commit()
-    return jsonify(service.scenario_to_dict(scenario))
+    spec = _spec()
+    scenario = service.replace_scenario(
+        session=current_session(), user=current_user(), scenario_id=scenario_id, spec=spec
+    )
+    return respond(ScenarioRead, scenario)
 
 
 @bp.delete("/<scenario_id>")
@@ -98,25 +94,27 @@ def replace_scenario(scenario_id: str):
 @document("Delete a scenario (its runs stay in history).", status=204, errors=(409,))
 def delete_scenario(scenario_id: str):
     """Delete a scenario."""
-    service.delete_scenario(session=_session(), user=current_user(), scenario_id=scenario_id)
-    _session().commit()
+    service.delete_scenario(session=current_session(), user=current_user(), scenario_id=scenario_id)
     return "", 204
 
 
 @bp.post("/<scenario_id>/run")
 @require_role("tester")
-@document("Start a load run {user_count, spawn_rate, run_time, workers}: 202; 409 while one is active.",
-          body=RUN_PARAMS, response=RunAccepted, status=202, errors=(409,))  # fmt: skip
+@document(
+    "Start a load run {user_count, spawn_rate, run_time, workers}: 202; 409 while one is active.",
+    body=RUN_PARAMS,
+    response=RunAccepted,
+    status=202,
+    errors=(409,),
+)
 def run_scenario(scenario_id: str):
     """Start a load run."""
-    session, settings = _session(), _settings()
+    session, app = current_session(), resources()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id, write=True)
-    body = _json_object()
-    priority = RunBody.model_validate({"priority": body.get("priority", 5)}).priority
-    params = service.validated_params(body, settings)
-    run = service.start_run(session=session, celery=current_app.extensions["celery"], scenario=scenario,
-                            params=params, priority=priority, allowed_hosts=settings.perf_allowed_hosts)  # fmt: skip
-    return jsonify({"run_id": run.id, "task_id": run.task_id, "state": run.state}), 202
+    run = service.start_run(
+        session=session, celery=app.celery, scenario=scenario, body=json_object(), settings=app.settings
+    )
+    return respond(RunAccepted, run, 202)
 
 
 @bp.get("/<scenario_id>/status")
@@ -127,32 +125,31 @@ def run_scenario(scenario_id: str):
 )
 def status(scenario_id: str):
     """Latest run of the scenario."""
-    session = _session()
+    session = current_session()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id)
-    run = service.latest_run(session=session, scenario_id=scenario.id)
-    if run is None:
-        return jsonify({"scenario_id": scenario.id, "state": None, "run_id": None, "stats": None})
-    return jsonify(service.run_to_dict(run))
+    run = runs.latest_run(session, RUNS, scenario.id)
+    return respond(PerfRunRead, run) if run is not None else respond(NoPerfRunYet, {"scenario_id": scenario.id})
 
 
 @bp.post("/<scenario_id>/stop")
 @require_role("tester")
-@document("Stop the load; results so far are kept; 409 if no run is active.", response=PerfRunRead, status=202,
-          errors=(409,))  # fmt: skip
+@document(
+    "Stop the load; results so far are kept; 409 if no run is active.", response=PerfRunRead, status=202, errors=(409,)
+)
 def stop(scenario_id: str):
     """Stop the active run."""
-    session = _session()
+    session, app = current_session(), resources()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id, write=True)
-    run = service.stop_run(session=session, redis=current_app.extensions["redis"],
-                           celery=current_app.extensions["celery"], scenario=scenario)  # fmt: skip
-    return jsonify(service.run_to_dict(run)), 202
+    return respond(
+        PerfRunRead, service.stop_run(session=session, redis=app.redis, celery=app.celery, scenario=scenario), 202
+    )
 
 
 @bp.get("/<scenario_id>/runs")
 @require_role("viewer")
 @document("Run history of the scenario, newest first.", response=PerfRunList, query=PAGE_QUERY)
-def runs(scenario_id: str):
+def history(scenario_id: str):
     """Run history."""
-    session = _session()
+    session = current_session()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id)
-    return jsonify(paginate(session, service.runs_of_scenario_query(scenario.id), service.run_to_dict))
+    return paginate(session, runs.runs_of(RUNS, scenario.id), PerfRunRead)

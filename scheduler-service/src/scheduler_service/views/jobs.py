@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, request
 
 from scheduler_service import service as scheduler
 from scheduler_service.schemas import JobRunList, JobRunRead
 from shared import names
 from shared.auth import Role, current_user, require_role
+from shared.db import current_session
 from shared.errors import Forbidden, Unprocessable
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
@@ -37,9 +38,4 @@ def list_jobs():
             f"job: must be one of {', '.join(names.SYSTEM_JOBS)}",
             details=[{"field": "job", "message": f"unknown job {job!r}"}],
         )
-    session = current_app.extensions["db"].session
-    return jsonify(paginate(session, scheduler.job_runs_query(job=job), _read))
-
-
-def _read(row) -> dict:
-    return JobRunRead.model_validate(scheduler.job_run_fields(row)).model_dump(mode="json")
+    return paginate(current_session(), scheduler.job_runs_query(job=job), JobRunRead)

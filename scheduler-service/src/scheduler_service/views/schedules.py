@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app
 
 from scheduler_service import service as scheduler
 from scheduler_service.schemas import (
@@ -13,22 +13,17 @@ from scheduler_service.schemas import (
     TriggerRead,
 )
 from shared.auth import current_user, require_role
+from shared.body import json_object
+from shared.db import current_session
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
+from shared.responses import respond
 
 bp = Blueprint("schedules", __name__)
 
 
-def _session():
-    return current_app.extensions["db"].session
-
-
 def _body(model):
-    return model.model_validate(request.get_json(silent=False) if request.data else {})
-
-
-def _read(schedule) -> dict:
-    return ScheduleRead.model_validate(scheduler.schedule_fields(schedule)).model_dump(mode="json")
+    return model.model_validate(json_object(optional=True))
 
 
 @bp.post("")
@@ -36,8 +31,8 @@ def _read(schedule) -> dict:
 @document("Create a cron schedule owned by the caller.", body=ScheduleCreate, response=ScheduleRead, status=201)
 def create():
     """Create a cron schedule owned by the caller."""
-    schedule = scheduler.create_schedule(session=_session(), user=current_user(), data=_body(ScheduleCreate))
-    return jsonify(_read(schedule)), 201
+    schedule = scheduler.create_schedule(session=current_session(), user=current_user(), data=_body(ScheduleCreate))
+    return respond(ScheduleRead, schedule, 201)
 
 
 @bp.get("")
@@ -45,7 +40,7 @@ def create():
 @document("List the schedules the caller may read, newest first.", response=ScheduleList, query=PAGE_QUERY)
 def list_():
     """List the schedules the caller may read, newest first."""
-    return jsonify(paginate(_session(), scheduler.schedules_query(user=current_user()), _read))
+    return paginate(current_session(), scheduler.schedules_query(user=current_user()), ScheduleRead)
 
 
 @bp.get("/<schedule_id>")
@@ -53,7 +48,9 @@ def list_():
 @document("One schedule with its next 5 fire times.", response=ScheduleRead)
 def get(schedule_id: str):
     """One schedule with its next 5 fire times."""
-    return jsonify(_read(scheduler.get_schedule(session=_session(), user=current_user(), schedule_id=schedule_id)))
+    return respond(
+        ScheduleRead, scheduler.get_schedule(session=current_session(), user=current_user(), schedule_id=schedule_id)
+    )
 
 
 @bp.put("/<schedule_id>")
@@ -62,9 +59,9 @@ def get(schedule_id: str):
 def replace(schedule_id: str):
     """Replace a schedule (enabled false disables it)."""
     schedule = scheduler.replace_schedule(
-        session=_session(), user=current_user(), schedule_id=schedule_id, data=_body(ScheduleCreate)
+        session=current_session(), user=current_user(), schedule_id=schedule_id, data=_body(ScheduleCreate)
     )
-    return jsonify(_read(schedule))
+    return respond(ScheduleRead, schedule)
 
 
 @bp.patch("/<schedule_id>")
@@ -73,9 +70,9 @@ def replace(schedule_id: str):
 def patch(schedule_id: str):
     """Change some fields of a schedule, e.g. {enabled: false}."""
     schedule = scheduler.patch_schedule(
-        session=_session(), user=current_user(), schedule_id=schedule_id, data=_body(SchedulePatch)
+        session=current_session(), user=current_user(), schedule_id=schedule_id, data=_body(SchedulePatch)
     )
-    return jsonify(_read(schedule))
+    return respond(ScheduleRead, schedule)
 
 
 @bp.delete("/<schedule_id>")
@@ -83,7 +80,7 @@ def patch(schedule_id: str):
 @document("Delete a schedule.", status=204)
 def delete(schedule_id: str):
     """Delete a schedule."""
-    scheduler.delete_schedule(session=_session(), user=current_user(), schedule_id=schedule_id)
+    scheduler.delete_schedule(session=current_session(), user=current_user(), schedule_id=schedule_id)
     return "", 204
 
 
@@ -92,12 +89,11 @@ def delete(schedule_id: str):
 @document("Fire the schedule now, as its owner; 202 with the outcome.", response=TriggerRead, status=202)
 def trigger(schedule_id: str):
     """Fire the schedule now, as its owner; 202 with the outcome."""
-    session = _session()
+    session = current_session()
     scheduler.writable_schedule(session=session, user=current_user(), schedule_id=schedule_id)
     outcome = scheduler.fire_schedule(
         session=session, settings=current_app.extensions["settings"], schedule_id=schedule_id, trigger="manual"
     )
     if outcome is None:  # deleted between the check and the firing
         scheduler.get_schedule(session=session, user=current_user(), schedule_id=schedule_id)
-    body = TriggerRead.model_validate({**outcome, "schedule_id": schedule_id}).model_dump(mode="json")
-    return jsonify(body), 202
+    return respond(TriggerRead, {**outcome, "schedule_id": schedule_id}, 202)

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response
 
 from shared.auth import current_user, require_role
+from shared.db import current_session
 from shared.openapi import document
+from shared.responses import respond
+from shared.runs import api as runs
 from web_test_service import service
 from web_test_service.junit import build_junit_xml
+from web_test_service.models import RUNS
+from web_test_service.schemas import RunDetail
 
 bp = Blueprint("runs", __name__)
 
 
-def _session():
-    return current_app.extensions["db"].session
+def _run(run_id: str):
+    return runs.get_readable_run(current_session(), RUNS, current_user(), run_id)
 
 
 @bp.get("/<run_id>")
 @require_role("viewer")
-@document("A run's full result: steps, errors, console log.")
+@document("A run's full result: steps, errors, console log.", response=RunDetail)
 def read_run(run_id: str):
     """Full result of a run."""
-    run = service.get_run(session=_session(), user=current_user(), run_id=run_id)
-    return jsonify(service.run_to_dict(run, with_result=True))
+    return respond(RunDetail, _run(run_id))
 
 
 @bp.get("/<run_id>/junit.xml")
@@ -30,7 +34,7 @@ def read_run(run_id: str):
 @document("JUnit XML of the run for CI systems.", content_type="application/xml")
 def junit(run_id: str):
     """JUnit XML of a run."""
-    run = service.get_run(session=_session(), user=current_user(), run_id=run_id)
+    run = _run(run_id)
     xml = build_junit_xml([service.junit_case(run)], suite_name=f"TestFleet web: {run.script_name}")
     return Response(xml, mimetype="application/xml")
 
@@ -40,5 +44,5 @@ def junit(run_id: str):
 @document("PNG of the page when step n failed.", content_type="image/png")
 def screenshot(run_id: str, n: int):
     """Screenshot of a failed step."""
-    run = service.get_run(session=_session(), user=current_user(), run_id=run_id)
-    return Response(service.screenshot_png(session=_session(), run_id=run.id, seq=n), mimetype="image/png")
+    run = _run(run_id)
+    return Response(service.screenshot_png(session=current_session(), run_id=run.id, seq=n), mimetype="image/png")

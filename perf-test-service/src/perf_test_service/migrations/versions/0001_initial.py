@@ -7,13 +7,14 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import create_active_run_index, run_columns
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
-ACTIVE = sa.text("state IN ('queued', 'running')")
 
 
 def upgrade() -> None:
@@ -35,16 +36,7 @@ def upgrade() -> None:
             "scenario_id", sa.String(32), sa.ForeignKey("scenarios.id", ondelete="SET NULL"), nullable=True, index=True
         ),
         sa.Column("scenario_name", sa.String(300), nullable=False),
-        sa.Column("owner", sa.String(200), nullable=False, index=True),
-        sa.Column("state", sa.String(16), nullable=False, index=True),
-        sa.Column("task_id", sa.String(64), nullable=True),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", TS, nullable=False, index=True),
-        sa.Column("started_at", TS, nullable=True),
-        sa.Column("finished_at", TS, nullable=True),
-        sa.Column("heartbeat_at", TS, nullable=True),
-        sa.Column("error", sa.JSON(), nullable=True),
+        *run_columns(),
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("elapsed_ms", sa.Integer(), nullable=False),
         sa.Column("users", sa.Integer(), nullable=False),
@@ -55,14 +47,7 @@ def upgrade() -> None:
         sa.Column("report_html", sa.Text(), nullable=True),
         sa.Column("stats_csv", sa.Text(), nullable=True),
     )
-    op.create_index(
-        "uq_perf_runs_active_scenario",
-        "perf_runs",
-        ["scenario_id"],
-        unique=True,
-        sqlite_where=ACTIVE,
-        postgresql_where=ACTIVE,
-    )
+    create_active_run_index("uq_perf_runs_active_scenario", "perf_runs", "scenario_id")
 
 
 def downgrade() -> None:

@@ -7,13 +7,14 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from shared.migrations import create_active_run_index, run_columns
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
-ACTIVE = sa.text("state IN ('queued', 'running')")
 
 
 def upgrade() -> None:
@@ -39,30 +40,14 @@ def upgrade() -> None:
             "script_id", sa.String(32), sa.ForeignKey("scripts.id", ondelete="SET NULL"), nullable=True, index=True
         ),
         sa.Column("script_name", sa.String(300), nullable=False),
-        sa.Column("owner", sa.String(200), nullable=False, index=True),
-        sa.Column("state", sa.String(16), nullable=False, index=True),
-        sa.Column("task_id", sa.String(64), nullable=True),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", TS, nullable=False, index=True),
-        sa.Column("started_at", TS, nullable=True),
-        sa.Column("finished_at", TS, nullable=True),
-        sa.Column("heartbeat_at", TS, nullable=True),
-        sa.Column("error", sa.JSON(), nullable=True),
+        *run_columns(),
         sa.Column("base_url", sa.String(2000), nullable=False),
         sa.Column("variables", sa.JSON(), nullable=False),
         sa.Column("progress_current", sa.Integer(), nullable=False),
         sa.Column("progress_total", sa.Integer(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
     )
-    op.create_index(
-        "uq_web_runs_active_script",
-        "web_runs",
-        ["script_id"],
-        unique=True,
-        sqlite_where=ACTIVE,
-        postgresql_where=ACTIVE,
-    )
+    create_active_run_index("uq_web_runs_active_script", "web_runs", "script_id")
     op.create_table(
         "web_steps",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),

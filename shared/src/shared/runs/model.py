@@ -1,0 +1,83 @@
+"""The run row every service shares: states, columns, attempts, priorities and time limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import UTCDateTime, new_id, utcnow
+
+
+class RunState(StrEnum):
+    queued = "queued"
+    running = "running"
+    passed = "passed"
+    failed = "failed"
+    error = "error"
+    stopped = "stopped"
+
+
+ACTIVE_STATES = frozenset({RunState.queued, RunState.running})
+TERMINAL_STATES = frozenset(RunState) - ACTIVE_STATES
+# The partial index behind "one active run per script or scenario" (two racing POSTs: one 409).
+ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
+
+# A run is started at most this many times (first delivery plus one redelivery or requeue):
+# a run that killed its worker twice would kill a third.
+MAX_ATTEMPTS = 2
+WORKER_LOST = {"code": "worker_lost", "message": "worker lost"}
+
+# A run's task gets its soft limit this long after the run's own limit (time to save what it has),
+# and its hard limit later still (the soft limit's handlers close the browser or Locust).
+SOFT_LIMIT_MARGIN_S = 30
+HARD_LIMIT_MARGIN_S = 60
+
+
+def celery_priority(priority: int) -> int:
+    """The API's 9-is-most-urgent onto kombu's Redis priorities, where 0 is served first."""
+    return 9 - priority
+
+
+def task_time_limits(time_limit_s: float) -> dict[str, float]:
+    """send_task's soft and hard limits for a run that may take time_limit_s."""
+    return {"soft_time_limit": time_limit_s + SOFT_LIMIT_MARGIN_S, "time_limit": time_limit_s + HARD_LIMIT_MARGIN_S}
+
+
+def active_run_index(name: str, target_column: str) -> Index:
+    """At most one queued or running run per target, enforced by the database."""
+    return Index(name, target_column, unique=True, sqlite_where=ACTIVE_RUN_WHERE, postgresql_where=ACTIVE_RUN_WHERE)
+
+
+class RunColumns:
+    """Columns of a run row; a service's Run model mixes this in.
+
+    `attempts` counts the executions a worker started; it is also the fence of an execution: a worker
+    writes to the run only while `attempts` is still the number it claimed (see shared/runs/worker.py).
+    """
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True, default=RunState.queued)
+    task_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=5)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The run's own limit, kept so a run the reaper requeues gets the same task limits again.
+    time_limit_s: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+    @property
+    def run_id(self) -> str:
+        return self.id
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
