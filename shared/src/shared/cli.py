@@ -1,4 +1,4 @@
-"""`python -m shared token|migrate|wait-redis`: the commands the Makefile uses."""
+"""`python -m shared token|migrate|redis-answers`: the commands `make token` and `make up` (scripts/up.sh) use."""
 
 from __future__ import annotations
 
