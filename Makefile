@@ -27,9 +27,11 @@ test: install ## run every test suite (real Redis, workers, nginx, Chromium, Loc
 test-reliability: install ## faults, load, bad input and security against `make up` (about 15 min)
 	$(PY) -m pytest $(RELIABILITY_PATHS) -s $(PYTEST_ARGS)
 
-lint: install ## ruff
+lint: install ## ruff, mypy (shared/ and the runners), vulture (code nothing calls); settings in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/vulture
 
 token: ## print a bearer token: make token USER=alice ROLE=tester
 	@scripts/install.sh >&2

@@ -85,15 +85,6 @@ def check_host(
         _check_address(address, allowed, shown_as=f"{hostname} -> {address}")
 
 
-def is_host_allowed(url_or_host: str, allowed_patterns: str | Iterable[str] | None = None) -> bool:
-    """Return True when check_host would accept the host."""
-    try:
-        check_host(url_or_host, allowed_patterns)
-    except HostNotAllowed:
-        return False
-    return True
-
-
 def _check_address(address: IPAddress, allowed: list[str], *, shown_as: str) -> None:
     special = _is_link_local_or_metadata(address)
     for pattern in allowed:

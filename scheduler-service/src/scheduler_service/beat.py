@@ -32,12 +32,17 @@ LOCK_POLL_S = 0.5
 
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
-# RedBeat blocks in beat_init until it holds the lock, touching nothing meanwhile; this
-# scheduler takes the lock in tick() instead, keeping the heartbeat alive while it waits.
-beat_init.disconnect(acquire_distributed_beat_lock)
+
+def init_beat() -> None:
+    """Replace RedBeat's startup lock hook (call from the beat's entry point).
+
+    RedBeat blocks in beat_init until it holds the lock, touching nothing meanwhile; LockedScheduler
+    takes the lock in tick() instead, keeping the heartbeat alive while it waits.
+    """
+    beat_init.disconnect(acquire_distributed_beat_lock)
+    beat_init.connect(_acquire_for_plain_redbeat, weak=False)
 
 
-@beat_init.connect
 def _acquire_for_plain_redbeat(sender=None, **kwargs):
     """Keep RedBeat's startup lock for plain RedBeatScheduler users in this process."""
     if isinstance(sender.scheduler, RedBeatScheduler) and not isinstance(sender.scheduler, LockedScheduler):

@@ -8,7 +8,7 @@ from enum import IntEnum
 from functools import wraps
 
 import jwt
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from shared.errors import Forbidden, NotFound, Unauthorized
 
@@ -48,7 +48,7 @@ def decode_token(secret: str, token: str) -> User:
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from None
     sub, role = claims.get("sub"), claims.get("role")
-    if not isinstance(sub, str) or not sub or role not in Role.__members__:
+    if not isinstance(sub, str) or not sub or not isinstance(role, str) or role not in Role.__members__:
         raise Unauthorized("token lacks a valid sub or role")
     return User(id=sub, role=Role[role])
 
@@ -128,7 +128,3 @@ def owner_filter(stmt, owner_column, user: User):
     if user.role is Role.tester:
         return stmt.where(owner_column == user.id)
     return stmt
-
-
-def secret() -> str:
-    return current_app.config["AUTH_SECRET"]

@@ -1,4 +1,4 @@
-"""One Celery factory: broker, routes and the reliability settings of design.md."""
+"""One Celery factory: broker, routes and the reliability settings (README.md, "Celery settings")."""
 
 from __future__ import annotations
 
@@ -91,7 +91,13 @@ def _flask_task(flask_app: Flask) -> type[Task]:
 _alive_state: dict = {}
 
 
-@signals.worker_ready.connect
+def init_worker_liveness() -> None:
+    """Wire this worker's alive keys and heartbeat file to Celery's signals (call from worker entry points)."""
+    signals.worker_ready.connect(_on_worker_ready, weak=False)
+    signals.heartbeat_sent.connect(_on_heartbeat, weak=False)
+    signals.worker_shutdown.connect(_on_worker_shutdown, weak=False)
+
+
 def _on_worker_ready(sender=None, **_kwargs) -> None:
     app = sender.app
     settings: BaseServiceSettings | None = app.conf.get("testfleet_settings")
@@ -108,12 +114,10 @@ def _on_worker_ready(sender=None, **_kwargs) -> None:
     mark_worker_alive()
 
 
-@signals.heartbeat_sent.connect
 def _on_heartbeat(**_kwargs) -> None:
     mark_worker_alive()
 
 
-@signals.worker_shutdown.connect
 def _on_worker_shutdown(**_kwargs) -> None:
     if not _alive_state:
         return

@@ -12,9 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development-only secret: `make up` prints it; any other ENVIRONMENT refuses it.
 DEV_AUTH_SECRET = "testfleet-dev-secret-change-me-0123456789abcdef"  # noqa: S105 (refused outside development)
 
-# Seconds added on top of the longest run: time to save results after a soft limit,
-# then margin so Redis never redelivers a run that is still alive.
-SOFT_LIMIT_GRACE_S = 60
+# A task gets its soft limit this long after its run's own limit (time to save what it has), its hard
+# limit later still (the soft limit's handlers close the browser or Locust), and Redis redelivers a
+# message only after a further margin, so a run that is still alive is never delivered twice.
+SOFT_LIMIT_MARGIN_S = 30
+HARD_LIMIT_MARGIN_S = 60
 VISIBILITY_MARGIN_S = 300
 
 
@@ -64,11 +66,11 @@ class BaseServiceSettings(BaseSettings):
 
     @property
     def task_soft_time_limit(self) -> int:
-        return self.max_run_seconds + 30
+        return self.max_run_seconds + SOFT_LIMIT_MARGIN_S
 
     @property
     def task_time_limit(self) -> int:
-        return self.max_run_seconds + SOFT_LIMIT_GRACE_S
+        return self.max_run_seconds + HARD_LIMIT_MARGIN_S
 
     @property
     def visibility_timeout(self) -> int:

@@ -16,17 +16,19 @@ from celery.__main__ import main as celery_main
 from flower.app import Flower
 from tornado.ioloop import PeriodicCallback
 
-REFRESH_S = float(os.environ.get("TESTFLEET_FLOWER_REFRESH_S", "10"))
-_original_start = Flower.start
 
+def init_flower_refresh(refresh_s: float) -> None:
+    """Make Flower re-inspect the workers every refresh_s seconds once it starts."""
+    original_start = Flower.start
 
-def _start_with_refresh(self: Flower) -> None:
-    PeriodicCallback(self.update_workers, REFRESH_S * 1000).start()
-    _original_start(self)
+    def start_with_refresh(self: Flower) -> None:
+        PeriodicCallback(self.update_workers, refresh_s * 1000).start()
+        original_start(self)
 
+    Flower.start = start_with_refresh
 
-Flower.start = _start_with_refresh
 
 if __name__ == "__main__":
+    init_flower_refresh(float(os.environ.get("TESTFLEET_FLOWER_REFRESH_S", "10")))
     sys.argv[0] = "celery"
     sys.exit(celery_main())

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from flask import Blueprint, jsonify
 
@@ -23,7 +24,7 @@ def run_checks(checks: dict[str, Check], timeout_s: float) -> dict[str, dict]:
     started = {name: time.perf_counter() for name in checks}
     futures = {name: _pool.submit(fn) for name, fn in checks.items()}
     deadline = time.monotonic() + timeout_s
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, future in futures.items():
         try:
             future.result(timeout=max(0.0, deadline - time.monotonic()))

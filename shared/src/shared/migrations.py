@@ -13,7 +13,7 @@ from alembic.config import Config
 def alembic_config(package: str, url: str) -> Config:
     """Return an Alembic config for `<package>/migrations` against url."""
     module = importlib.import_module(package)
-    location = Path(module.__file__).parent / "migrations"
+    location = Path(str(module.__file__)).parent / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(location))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -35,6 +35,8 @@ def run_env(target_metadata, version_table: str) -> None:
     from shared.db import make_engine
 
     url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic config without sqlalchemy.url: run migrations through shared.migrations.upgrade")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(

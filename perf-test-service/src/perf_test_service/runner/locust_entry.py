@@ -47,6 +47,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import gevent
 import gevent.event
@@ -164,8 +165,9 @@ class LoadRun:
         self.config = config
         self.workdir = Path(config["workdir"])
         self.expected_workers = int(config.get("expected_workers") or 0)
-        self.environment: Environment | None = None
-        self.runner = None
+        # Both set by run() before any greenlet that reads them starts.
+        self.environment: Any = None
+        self.runner: Any = None
         self.history: list[dict] = []
         self.load_started_at: float | None = None
         self.peak_users = 0

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from perf_test_service.scenario import Thresholds
+from shared.runs.model import RunState
 
 
 def evaluate_thresholds(thresholds: Thresholds | Mapping[str, Any] | None, stats: Mapping[str, Any]) -> list[dict]:
@@ -34,13 +35,13 @@ def thresholds_passed(results: list[dict]) -> bool:
     return all(result["passed"] for result in results)
 
 
-def decide_state(outcome: str, results: list[dict]) -> str:
-    """Map a load outcome and threshold results to the run state: passed, failed, error or stopped."""
+def decide_state(outcome: str, results: list[dict]) -> RunState:
+    """Map a load outcome ("completed", "stopped" or "error") and threshold results to the run state."""
     if outcome == "error":
-        return "error"
+        return RunState.error
     if outcome == "stopped":
-        return "stopped"
-    return "passed" if thresholds_passed(results) else "failed"
+        return RunState.stopped
+    return RunState.passed if thresholds_passed(results) else RunState.failed
 
 
 def _result(name: str, limit: float, actual: float, passed: bool) -> dict:

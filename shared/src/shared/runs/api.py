@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.auth import User, check_readable
-from shared.db import utcnow
+from shared.db import rows_changed, utcnow
 from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.runs.kind import RunKind
 from shared.runs.model import ACTIVE_STATES, RunState, celery_priority, task_time_limits
@@ -97,11 +97,12 @@ def stop_active(session: Session, redis: Redis, celery: Celery, kind: RunKind, t
     if run.state == RunState.queued:
         # Compare-and-set: a worker may have started the run since it was read; then the flag stops it.
         model = kind.model
-        stopped = session.execute(
+        stopped = rows_changed(
+            session,
             update(model)
             .where(model.id == run.id, model.state == RunState.queued)
-            .values(state=RunState.stopped, finished_at=utcnow())
-        ).rowcount
+            .values(state=RunState.stopped, finished_at=utcnow()),
+        )
         session.commit()
         session.refresh(run)
         if stopped:

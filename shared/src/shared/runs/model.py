@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.config import HARD_LIMIT_MARGIN_S, SOFT_LIMIT_MARGIN_S
 from shared.db import UTCDateTime, new_id, utcnow
 
 
@@ -29,11 +30,6 @@ ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
 # a run that killed its worker twice would kill a third.
 MAX_ATTEMPTS = 2
 WORKER_LOST = {"code": "worker_lost", "message": "worker lost"}
-
-# A run's task gets its soft limit this long after the run's own limit (time to save what it has),
-# and its hard limit later still (the soft limit's handlers close the browser or Locust).
-SOFT_LIMIT_MARGIN_S = 30
-HARD_LIMIT_MARGIN_S = 60
 
 
 def celery_priority(priority: int) -> int:

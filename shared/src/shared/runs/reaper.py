@@ -6,6 +6,7 @@ import json
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from celery import Celery
 from redis import Redis
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import names
 from shared.broker import priority_queue_keys
-from shared.db import utcnow
+from shared.db import rows_changed, utcnow
 from shared.runs.api import send_run_task
 from shared.runs.jobs import report_job
 from shared.runs.kind import RunKind
@@ -72,13 +73,14 @@ def reap_stuck_runs(session: Session, redis: Redis, celery: Celery, kind: RunKin
     counts = {"requeued": 0, "settled": 0}
     for run in lost:
         # Compare-and-set on the state and attempt seen: a run a worker settled or claimed meanwhile is left alone.
+        values: dict[str, Any]
         if run.attempts < MAX_ATTEMPTS:
             # A fresh task id, chosen before the message is sent (as enqueue_run does).
             values = {"state": RunState.queued, "started_at": None, "heartbeat_at": None, "task_id": uuid.uuid4().hex}
         else:
             values = {"state": RunState.error, "finished_at": utcnow(), "error": dict(WORKER_LOST)}
         seen = (model.id == run.id, model.state == run.state, model.attempts == run.attempts)
-        changed = session.execute(update(model).where(*seen).values(**values)).rowcount
+        changed = rows_changed(session, update(model).where(*seen).values(**values))
         session.commit()
         if not changed:
             continue

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import names
-from shared.db import utcnow
+from shared.db import rows_changed, utcnow
 from shared.runs.jobs import report_job
 from shared.runs.kind import RunKind
 from shared.runs.model import TERMINAL_STATES
@@ -32,7 +32,7 @@ def delete_runs_older_than(session: Session, kind: RunKind, cutoff: datetime) ->
             counted = select(func.count()).select_from(child).where(where)
             counts[child.__tablename__] += session.execute(counted).scalar_one()
             session.execute(delete(child).where(where))
-        counts["runs"] += session.execute(delete(model).where(model.id.in_(chunk))).rowcount
+        counts["runs"] += rows_changed(session, delete(model).where(model.id.in_(chunk)))
     session.commit()
     return counts
 

@@ -32,7 +32,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import utcnow
+from shared.db import rows_changed, utcnow
 from shared.runs.kind import RunKind
 from shared.runs.lock import HEARTBEAT_INTERVAL_S, RUN_LOCK_TTL_S, RunLock
 from shared.runs.model import ACTIVE_STATES, MAX_ATTEMPTS, WORKER_LOST, RunState
@@ -135,7 +135,7 @@ class Attempt(Generic[T]):
         )
 
     def _write(self, session: Session, values: dict[str, Any], rows: tuple = ()) -> bool:
-        if not session.execute(self._fenced().values(**values)).rowcount:
+        if not rows_changed(session, self._fenced().values(**values)):
             session.rollback()
             self.mark_lost("the run is no longer this attempt's")
             return False
@@ -231,7 +231,7 @@ class Attempt(Generic[T]):
         """Write values if the run is still as it was read (the reaper or a stop may have moved it)."""
         model = self.kind.model
         query = update(model).where(model.id == self.run_id, model.state == seen["state"])
-        changed = session.execute(query.where(model.attempts == seen["attempts"]).values(**values)).rowcount
+        changed = rows_changed(session, query.where(model.attempts == seen["attempts"]).values(**values))
         if not changed:
             session.rollback()
             self.outcome = Outcome("skipped", "the run changed while it was being claimed")
