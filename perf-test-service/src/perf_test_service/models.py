@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import names
-from shared.db import UTCDateTime, make_base, new_id, utcnow
+from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
 from shared.runs.model import RunColumns, active_run_index
 
 Base = make_base()
 
 
-class Scenario(Base):
+class Scenario(OwnedColumns, Base):
     """A declarative scenario, or (admins only) a raw locustfile with a host and thresholds."""
 
     __tablename__ = "scenarios"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(200), index=True)
-    name: Mapped[str] = mapped_column(String(300))
     host: Mapped[str] = mapped_column(String(2000), default="")
     definition: Mapped[dict] = mapped_column(JSON, default=dict)
     locustfile: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Run(RunColumns, Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from celery import Celery
-from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,8 +12,8 @@ from perf_test_service.runner.locustfile import check_locustfile
 from perf_test_service.scenario import RunParams, parse_run_params
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import LocustfileScenario, RunBody
-from shared.auth import Role, User, check_readable, check_writable, owner_filter
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.auth import Role, User, load_owned, owner_filter
+from shared.errors import Conflict, Forbidden, Unprocessable
 from shared.runs import api as runs
 
 
@@ -55,11 +54,8 @@ def scenarios_query(user: User):
 
 
 def get_scenario(*, session: Session, user: User, scenario_id: str, write: bool = False) -> Scenario:
-    scenario = session.get(Scenario, scenario_id)
-    if scenario is None:
-        raise NotFound(f"scenario {scenario_id} not found")
-    (check_writable if write else check_readable)(user, scenario.owner, "scenario")
-    return scenario
+    """Load a scenario the user may read (or change); 404 otherwise."""
+    return load_owned(session, Scenario, scenario_id, user, "scenario", write=write)
 
 
 def create_scenario(*, session: Session, user: User, spec) -> Scenario:
@@ -114,8 +110,3 @@ def start_run(*, session: Session, celery: Celery, scenario: Scenario, body: dic
         params=params.model_dump(),
     )
     return runs.enqueue_run(session, celery, RUNS, run)
-
-
-def stop_run(*, session: Session, redis: Redis, celery: Celery, scenario: Scenario) -> Run:
-    """Stop the scenario's active run (results so far are kept); 409 if there is none."""
-    return runs.stop_active(session, redis, celery, RUNS, scenario.id)

@@ -8,20 +8,17 @@ from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler_service.cron import next_fire_times
-from shared.db import UTCDateTime, make_base, new_id, utcnow
+from shared.db import OwnedColumns, UTCDateTime, make_base, new_id, utcnow
 
 Base = make_base()
 NEXT_FIRE_COUNT = 5
 
 
-class Schedule(Base):
+class Schedule(OwnedColumns, Base):
     __tablename__ = "schedules"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(200), index=True)
     # The owner's role when the schedule was created: a firing runs with it.
     owner_role: Mapped[str] = mapped_column(String(16), default="tester")
-    name: Mapped[str] = mapped_column(String(300))
     cron: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     target: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -31,8 +28,6 @@ class Schedule(Base):
     # The latest cron slot that fired or that an edit passed over: a slot fires only
     # if it is later, and claiming it is one conditional UPDATE (once per slot).
     last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
     def next_fire_times(self) -> list[datetime]:

@@ -13,9 +13,9 @@ from scheduler_service.cron import latest_slot
 from scheduler_service.firing import RunRequest, start_run
 from scheduler_service.models import JobRun, Schedule
 from scheduler_service.schemas import JobReport, ScheduleCreate, SchedulePatch
-from shared.auth import User, check_readable, check_writable, owner_filter
+from shared.auth import User, load_owned, owner_filter
 from shared.db import iso, utcnow
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,12 @@ def schedules_query(*, user: User) -> Select:
 
 def get_schedule(*, session: Session, user: User, schedule_id: str) -> Schedule:
     """The schedule if the user may read it; 404 otherwise (ids of others do not leak)."""
-    schedule = session.get(Schedule, schedule_id)
-    if schedule is None:
-        raise NotFound("schedule not found")
-    check_readable(user, schedule.owner, "schedule")
-    return schedule
+    return load_owned(session, Schedule, schedule_id, user, "schedule")
 
 
 def writable_schedule(*, session: Session, user: User, schedule_id: str) -> Schedule:
     """The schedule if the user may change it (404 if unreadable, 403 if read-only)."""
-    schedule = get_schedule(session=session, user=user, schedule_id=schedule_id)
-    check_writable(user, schedule.owner, "schedule")
-    return schedule
+    return load_owned(session, Schedule, schedule_id, user, "schedule", write=True)
 
 
 def replace_schedule(*, session: Session, user: User, schedule_id: str, data: ScheduleCreate) -> Schedule:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared import __version__
 from shared.auth import current_user, init_auth
+from shared.celery_factory import make_celery
 from shared.config import BaseServiceSettings
 from shared.db import Database
 from shared.errors import register_error_handlers
@@ -27,9 +28,12 @@ def create_service_app(
     import_name: str,
     settings: BaseServiceSettings,
     *,
+    tasks: str,
+    blueprints: list[tuple[str, Blueprint]],
     extra_checks: dict[str, Callable[[], None]] | None = None,
 ) -> Flask:
-    """Return a Flask app wired with the platform's extensions for one service."""
+    """Return a Flask app wired with the platform's extensions, its Celery app (with the tasks module)
+    and its blueprints, each under its URL prefix, for one service."""
     service = settings.service_name
     configure_logging(settings.log_level)
     app = Flask(import_name)
@@ -54,6 +58,9 @@ def create_service_app(
     app.register_blueprint(health_blueprint(service, checks, timeout), url_prefix=prefix)
     app.register_blueprint(identity_blueprint(), url_prefix=prefix)
     app.register_blueprint(openapi_blueprint(f"TestFleet {service} API", __version__), url_prefix=prefix)
+    make_celery(service, settings, include=[tasks], flask_app=app)
+    for url_prefix, blueprint in blueprints:
+        app.register_blueprint(blueprint, url_prefix=url_prefix)
     return app
 
 

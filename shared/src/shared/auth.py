@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import wraps
+from typing import Any
 
 import jwt
 from flask import Flask, g, request
+from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, NotFound, Unauthorized
 
@@ -128,3 +130,12 @@ def owner_filter(stmt, owner_column, user: User):
     if user.role is Role.tester:
         return stmt.where(owner_column == user.id)
     return stmt
+
+
+def load_owned(session: Session, model: Any, row_id: str, user: User, what: str, *, write: bool = False) -> Any:
+    """The row the user may read (or, with write, change): 404 when missing or not theirs, 403 if read-only."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    (check_writable if write else check_readable)(user, row.owner, what)
+    return row

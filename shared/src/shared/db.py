@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
 from flask import current_app
-from sqlalchemy import DateTime, Executable, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Executable, MetaData, String, create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -68,6 +68,16 @@ def iso(value: datetime | None) -> str | None:
 def new_id() -> str:
     """A new primary key: 32 hex characters."""
     return uuid.uuid4().hex
+
+
+class OwnedColumns:
+    """Columns of a row a user owns and names (a script, a scenario, a schedule); a model mixes this in."""
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 def make_engine(url: str) -> Engine:

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared import names
-from shared.db import UTCDateTime, make_base, new_id, utcnow
+from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
 from shared.runs.model import RunColumns, active_run_index
 
 Base = make_base()
 
 
-class Script(Base):
+class Script(OwnedColumns, Base):
     """One Selenium IDE test; tests imported together share a project_id (for `run`)."""
 
     __tablename__ = "scripts"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    owner: Mapped[str] = mapped_column(String(200), index=True)
-    name: Mapped[str] = mapped_column(String(300))
     base_url: Mapped[str] = mapped_column(String(2000), default="")
     commands: Mapped[list] = mapped_column(JSON, default=list)
     timeout_ms: Mapped[int] = mapped_column(Integer, default=300_000)
@@ -30,8 +25,6 @@ class Script(Base):
     project_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     suites: Mapped[list] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Run(RunColumns, Base):

@@ -6,11 +6,10 @@ from typing import Any
 
 from celery import Celery
 from pydantic import ValidationError
-from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.auth import User, check_readable, check_writable, owner_filter
+from shared.auth import User, load_owned, owner_filter
 from shared.db import new_id
 from shared.errors import BadRequest, Conflict, NotFound, Unprocessable, validation_details
 from shared.responses import dump
@@ -54,11 +53,7 @@ def scripts_query(user: User):
 
 def get_script(*, session: Session, user: User, script_id: str, write: bool = False) -> Script:
     """Load a script the user may read (or change); 404 otherwise."""
-    script = session.get(Script, script_id)
-    if script is None:
-        raise NotFound(f"script {script_id} not found")
-    (check_writable if write else check_readable)(user, script.owner, "script")
-    return script
+    return load_owned(session, Script, script_id, user, "script", write=write)
 
 
 def _new_script(user: User, data: ScriptCreate, **extra: Any) -> Script:
@@ -167,11 +162,6 @@ def start_run(*, session: Session, celery: Celery, script: Script, request: RunR
         progress_total=len(script.commands),
     )
     return runs.enqueue_run(session, celery, RUNS, run)
-
-
-def stop_run(*, session: Session, redis: Redis, celery: Celery, script: Script) -> Run:
-    """Stop the script's active run; 409 if there is none."""
-    return runs.stop_active(session, redis, celery, RUNS, script.id)
 
 
 def screenshot_png(*, session: Session, run_id: str, seq: int) -> bytes:

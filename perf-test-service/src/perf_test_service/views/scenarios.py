@@ -22,8 +22,8 @@ from shared.db import current_session
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
-from shared.runs import api as runs
 from shared.runs.schemas import RunAccepted
+from shared.runs.views import add_run_routes
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
@@ -117,39 +117,12 @@ def run_scenario(scenario_id: str):
     return respond(RunAccepted, run, 202)
 
 
-@bp.get("/<scenario_id>/status")
-@require_role("viewer")
-@document(
-    "Live status of the latest run: users, rps, failures, percentiles, per endpoint.",
-    response=(PerfRunRead, NoPerfRunYet),
+add_run_routes(
+    bp,
+    RUNS,
+    PerfRunRead,
+    NoPerfRunYet,
+    PerfRunList,
+    status_summary="Live status of the latest run: users, rps, failures, percentiles, per endpoint.",
+    stop_summary="Stop the load; results so far are kept; 409 if no run is active.",
 )
-def status(scenario_id: str):
-    """Latest run of the scenario."""
-    session = current_session()
-    scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id)
-    run = runs.latest_run(session, RUNS, scenario.id)
-    return respond(PerfRunRead, run) if run is not None else respond(NoPerfRunYet, {"scenario_id": scenario.id})
-
-
-@bp.post("/<scenario_id>/stop")
-@require_role("tester")
-@document(
-    "Stop the load; results so far are kept; 409 if no run is active.", response=PerfRunRead, status=202, errors=(409,)
-)
-def stop(scenario_id: str):
-    """Stop the active run."""
-    session, app = current_session(), resources()
-    scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id, write=True)
-    return respond(
-        PerfRunRead, service.stop_run(session=session, redis=app.redis, celery=app.celery, scenario=scenario), 202
-    )
-
-
-@bp.get("/<scenario_id>/runs")
-@require_role("viewer")
-@document("Run history of the scenario, newest first.", response=PerfRunList, query=PAGE_QUERY)
-def history(scenario_id: str):
-    """Run history."""
-    session = current_session()
-    scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id)
-    return paginate(session, runs.runs_of(RUNS, scenario.id), PerfRunRead)

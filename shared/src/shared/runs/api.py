@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.auth import User, check_readable
+from shared.auth import User, load_owned
 from shared.db import rows_changed, utcnow
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import Conflict, ServiceUnavailable
 from shared.runs.kind import RunKind
 from shared.runs.model import ACTIVE_STATES, RunState, celery_priority, task_time_limits
 from shared.runs.stop import request_stop
@@ -41,11 +41,7 @@ def latest_run(session: Session, kind: RunKind, target_id: str):
 
 def get_readable_run(session: Session, kind: RunKind, user: User, run_id: str):
     """A run the user may read; 404 otherwise."""
-    run = session.get(kind.model, run_id)
-    if run is None:
-        raise NotFound(f"run {run_id} not found")
-    check_readable(user, run.owner, "run")
-    return run
+    return load_owned(session, kind.model, run_id, user, "run")
 
 
 def send_run_task(celery: Celery, kind: RunKind, run) -> None:

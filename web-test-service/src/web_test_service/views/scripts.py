@@ -12,8 +12,8 @@ from shared.errors import BadRequest
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
-from shared.runs import api as runs
 from shared.runs.schemas import RunAccepted
+from shared.runs.views import add_run_routes
 from web_test_service import service
 from web_test_service.models import RUNS
 from web_test_service.schemas import (
@@ -115,32 +115,12 @@ def run_script(script_id: str):
     return respond(RunAccepted, run, 202)
 
 
-@bp.get("/<script_id>/status")
-@require_role("viewer")
-@document("The latest run: state, progress and step results so far.", response=(RunRead, NoRunYet))
-def status(script_id: str):
-    """Latest run of the script."""
-    session = current_session()
-    script = service.get_script(session=session, user=current_user(), script_id=script_id)
-    run = runs.latest_run(session, RUNS, script.id)
-    return respond(RunRead, run) if run is not None else respond(NoRunYet, {"script_id": script.id})
-
-
-@bp.post("/<script_id>/stop")
-@require_role("tester")
-@document("Stop the active run; the browser is closed; 409 if none.", response=RunRead, status=202, errors=(409,))
-def stop(script_id: str):
-    """Stop the active run."""
-    session, app = current_session(), resources()
-    script = service.get_script(session=session, user=current_user(), script_id=script_id, write=True)
-    return respond(RunRead, service.stop_run(session=session, redis=app.redis, celery=app.celery, script=script), 202)
-
-
-@bp.get("/<script_id>/runs")
-@require_role("viewer")
-@document("Run history of the script, newest first.", response=RunList, query=PAGE_QUERY)
-def history(script_id: str):
-    """Run history."""
-    session = current_session()
-    script = service.get_script(session=session, user=current_user(), script_id=script_id)
-    return paginate(session, runs.runs_of(RUNS, script.id), RunRead)
+add_run_routes(
+    bp,
+    RUNS,
+    RunRead,
+    NoRunYet,
+    RunList,
+    status_summary="The latest run: state, progress and step results so far.",
+    stop_summary="Stop the active run; the browser is closed; 409 if none.",
+)

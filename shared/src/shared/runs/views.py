@@ -1,0 +1,57 @@
+"""The run routes every target (a script, a scenario) has: latest status, stop, history."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from pydantic import BaseModel
+
+from shared.app_factory import resources
+from shared.auth import current_user, load_owned, require_role
+from shared.db import current_session
+from shared.openapi import PAGE_QUERY, document
+from shared.pagination import paginate
+from shared.responses import respond
+from shared.runs import api
+from shared.runs.kind import RunKind
+
+
+def add_run_routes(
+    bp: Blueprint,
+    kind: RunKind,
+    run_read: type[BaseModel],
+    no_run_yet: type[BaseModel],
+    history: type[BaseModel],
+    *,
+    status_summary: str,
+    stop_summary: str,
+) -> None:
+    """Route /<id>/status, /<id>/stop and /<id>/runs of the kind's target on bp."""
+    noun = kind.target_noun
+    target_id = f"<{noun}_id>"
+
+    def target(path: dict[str, str], write: bool = False):
+        return load_owned(current_session(), kind.target_model, path[f"{noun}_id"], current_user(), noun, write=write)
+
+    @bp.get(f"/{target_id}/status")
+    @require_role("viewer")
+    @document(status_summary, response=(run_read, no_run_yet))
+    def status(**path: str):
+        """Latest run of the target."""
+        found = target(path)
+        run = api.latest_run(current_session(), kind, found.id)
+        return respond(run_read, run) if run is not None else respond(no_run_yet, {f"{noun}_id": found.id})
+
+    @bp.post(f"/{target_id}/stop")
+    @require_role("tester")
+    @document(stop_summary, response=run_read, status=202, errors=(409,))
+    def stop(**path: str):
+        """Stop the active run."""
+        found, app = target(path, write=True), resources()
+        return respond(run_read, api.stop_active(current_session(), app.redis, app.celery, kind, found.id), 202)
+
+    @bp.get(f"/{target_id}/runs")
+    @require_role("viewer")
+    @document(f"Run history of the {noun}, newest first.", response=history, query=PAGE_QUERY)
+    def runs(**path: str):
+        """Run history."""
+        return paginate(current_session(), api.runs_of(kind, target(path).id), run_read)
