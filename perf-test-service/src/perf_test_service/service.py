@@ -13,7 +13,7 @@ from perf_test_service.scenario import RunParams, parse_run_params
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import LocustfileScenario, RunBody
 from shared.auth import Role, User, load_owned, owner_filter
-from shared.errors import Conflict, Forbidden, Unprocessable
+from shared.errors import Forbidden, Unprocessable
 from shared.runs import api as runs
 
 
@@ -73,14 +73,6 @@ def replace_scenario(*, session: Session, user: User, scenario_id: str, spec) ->
     _apply(scenario, spec)
     session.commit()
     return scenario
-
-
-def delete_scenario(*, session: Session, user: User, scenario_id: str) -> None:
-    scenario = get_scenario(session=session, user=user, scenario_id=scenario_id, write=True)
-    if runs.active_run(session, RUNS, scenario.id) is not None:
-        raise Conflict("the scenario has an active run; stop it first")
-    session.delete(scenario)
-    session.commit()
 
 
 # --- runs -----------------------------------------------------------------------------------

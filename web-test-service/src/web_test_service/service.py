@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import User, load_owned, owner_filter
 from shared.db import new_id
-from shared.errors import BadRequest, Conflict, NotFound, Unprocessable, validation_details
+from shared.errors import BadRequest, NotFound, Unprocessable, validation_details
 from shared.responses import dump
 from shared.runs import api as runs
 from web_test_service.models import RUNS, Run, Screenshot, Script
@@ -75,15 +75,6 @@ def replace_script(*, session: Session, user: User, script_id: str, data: Script
     script.commands, script.timeout_ms = data.command_dicts(), data.timeout_ms
     session.commit()
     return script
-
-
-def delete_script(*, session: Session, user: User, script_id: str) -> None:
-    """Delete a script; 409 while it has an active run (stop it first). Its runs stay in history."""
-    script = get_script(session=session, user=user, script_id=script_id, write=True)
-    if runs.active_run(session, RUNS, script.id) is not None:
-        raise Conflict("the script has an active run; stop it first")
-    session.delete(script)
-    session.commit()
 
 
 def load_project(raw: str | bytes | dict) -> SideProject:

@@ -23,7 +23,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_run_routes
+from shared.runs.views import add_target_routes
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
@@ -89,15 +89,6 @@ def replace_scenario(scenario_id: str):
     return respond(ScenarioRead, scenario)
 
 
-@bp.delete("/<scenario_id>")
-@require_role("tester")
-@document("Delete a scenario (its runs stay in history).", status=204, errors=(409,))
-def delete_scenario(scenario_id: str):
-    """Delete a scenario."""
-    service.delete_scenario(session=current_session(), user=current_user(), scenario_id=scenario_id)
-    return "", 204
-
-
 @bp.post("/<scenario_id>/run")
 @require_role("tester")
 @document(
@@ -117,7 +108,7 @@ def run_scenario(scenario_id: str):
     return respond(RunAccepted, run, 202)
 
 
-add_run_routes(
+add_target_routes(
     bp,
     RUNS,
     PerfRunRead,

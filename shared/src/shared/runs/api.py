@@ -44,6 +44,15 @@ def get_readable_run(session: Session, kind: RunKind, user: User, run_id: str):
     return load_owned(session, kind.model, run_id, user, "run")
 
 
+def delete_target(session: Session, kind: RunKind, user: User, target_id: str) -> None:
+    """Delete a script or scenario; 409 while it has an active run (stop it first). Its runs stay in history."""
+    target = load_owned(session, kind.target_model, target_id, user, kind.target_noun, write=True)
+    if active_run(session, kind, target.id) is not None:
+        raise Conflict(f"the {kind.target_noun} has an active run; stop it first")
+    session.delete(target)
+    session.commit()
+
+
 def send_run_task(celery: Celery, kind: RunKind, run) -> None:
     """Publish the run's task under run.task_id, with the run's priority and its own time limits."""
     celery.send_task(

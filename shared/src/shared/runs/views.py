@@ -1,4 +1,4 @@
-"""The run routes every target (a script, a scenario) has: latest status, stop, history."""
+"""The routes every run target (a script, a scenario) has: delete, latest status, stop, history."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shared.runs import api
 from shared.runs.kind import RunKind
 
 
-def add_run_routes(
+def add_target_routes(
     bp: Blueprint,
     kind: RunKind,
     run_read: type[BaseModel],
@@ -25,12 +25,20 @@ def add_run_routes(
     status_summary: str,
     stop_summary: str,
 ) -> None:
-    """Route /<id>/status, /<id>/stop and /<id>/runs of the kind's target on bp."""
+    """Route DELETE /<id>, /<id>/status, /<id>/stop and /<id>/runs of the kind's target on bp."""
     noun = kind.target_noun
     target_id = f"<{noun}_id>"
 
     def target(path: dict[str, str], write: bool = False):
         return load_owned(current_session(), kind.target_model, path[f"{noun}_id"], current_user(), noun, write=write)
+
+    @bp.delete(f"/{target_id}")
+    @require_role("tester")
+    @document(f"Delete a {noun} (its runs stay in history); 409 while it has an active run.", status=204, errors=(409,))
+    def delete(**path: str):
+        """Delete the target."""
+        api.delete_target(current_session(), kind, current_user(), path[f"{noun}_id"])
+        return "", 204
 
     @bp.get(f"/{target_id}/status")
     @require_role("viewer")

@@ -13,7 +13,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_run_routes
+from shared.runs.views import add_target_routes
 from web_test_service import service
 from web_test_service.models import RUNS
 from web_test_service.schemas import (
@@ -69,15 +69,6 @@ def replace_script(script_id: str):
     return respond(ScriptRead, script)
 
 
-@bp.delete("/<script_id>")
-@require_role("tester")
-@document("Delete a script (its runs stay in history).", status=204, errors=(409,))
-def delete_script(script_id: str):
-    """Delete a script."""
-    service.delete_script(session=current_session(), user=current_user(), script_id=script_id)
-    return "", 204
-
-
 @bp.post("/import")
 @require_role("tester")
 @document(
@@ -115,7 +106,7 @@ def run_script(script_id: str):
     return respond(RunAccepted, run, 202)
 
 
-add_run_routes(
+add_target_routes(
     bp,
     RUNS,
     RunRead,
