@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from perf_test_service.host_policy import HostNotAllowed, check_host
 from perf_test_service.models import RUNS, Run, Scenario
@@ -40,7 +40,7 @@ def execute_run(
 ) -> Outcome:
     """Execute a queued run once: Locust in its own processes, live stats saved about once a second."""
 
-    def prepare(session: Session, run: Run, scenario: Scenario) -> ClaimedLoad:
+    def prepare(run: Run, scenario: Scenario) -> ClaimedLoad:
         try:  # resolved now, not only when saved: DNS may have changed since
             check_host(scenario.host, settings.perf_allowed_hosts)
         except HostNotAllowed as exc:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from shared.runs.model import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, run_attempt
@@ -45,7 +45,7 @@ def execute_run(
 ) -> Outcome:
     """Execute a queued run once; record each step as it happens and the verdict at the end."""
 
-    def prepare(session: Session, run: Run, script: Script) -> ClaimedScript:
+    def prepare(run: Run, script: Script) -> ClaimedScript:
         run.progress_current = 0
         script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
         resolve = resolve_in_project(sessions=sessions, owner=script.owner, project_id=script.project_id)

@@ -191,7 +191,7 @@ class Attempt(Generic[T]):
 
     # --- claim --------------------------------------------------------------------------
 
-    def claim(self, prepare: Callable[[Session, Any, Any], T]) -> None:
+    def claim(self, prepare: Callable[[Any, Any], T]) -> None:
         """Mark the run running as the next attempt, or settle it if it must not start; one transaction."""
         kind = self.kind
         with self.sessions() as session:
@@ -212,7 +212,7 @@ class Attempt(Generic[T]):
                     raise Refuse(RunState.error, kind.target_deleted)
                 if run.state == RunState.running and run.attempts >= MAX_ATTEMPTS:
                     raise Refuse(RunState.error, dict(WORKER_LOST))  # every execution died holding it
-                claimed = prepare(session, run, target)
+                claimed = prepare(run, target)
             except Refuse as refusal:
                 values = {"state": refusal.state, "finished_at": utcnow(), "error": refusal.error}
                 self._settle_seen(session, seen, values)
@@ -290,13 +290,13 @@ def run_attempt(
     *,
     sessions: sessionmaker,
     redis: Redis,
-    prepare: Callable[[Session, Any, Any], T],
+    prepare: Callable[[Any, Any], T],
     lock_wait_s: float = LOCK_WAIT_S,
     heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
 ) -> Iterator[Attempt[T]]:
     """Lock, claim (or refuse), heartbeat and fence one execution of a run; settle it if the body fails.
 
-    prepare(session, run, target) runs inside the claim's transaction and returns what the body needs
+    prepare(run, target) runs inside the claim's transaction and returns what the body needs
     (the script, the locustfile, ...); it raises Refuse to settle the run instead. A SoftTimeLimitExceeded
     is the time limit, or a stop the run did not notice (the API interrupts the task with SIGUSR1): the
     stop flag tells them apart; a stop is settled as `stopped` and not raised again.
