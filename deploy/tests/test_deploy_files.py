@@ -25,7 +25,7 @@ OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization
 K8S_VERSION = "1.33"
 
 SECRETS = ("AUTH_SECRET", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
-# design.md, "Processes and ports".
+# The local ports of README.md's service | process | port table.
 API_PORTS = {"web-test-api": 5001, "perf-test-api": 5002, "scheduler-api": 5003}
 PORTS = {**API_PORTS, "gateway": 8080, "flower": 5555, "redis": 6379, "postgres": 5432}
 DEPLOYMENTS = {

@@ -31,7 +31,7 @@ class SchedulerSettings(BaseServiceSettings):
     # A run is reaped only when its heartbeat_at is older than the timeout AND its Redis lock is gone; the
     # lock (refreshed every 5 s, TTL 30 s: shared.runs) is what proves a holder alive, so a database outage
     # that delays heartbeat_at never reaps a live run. 30 s + a 15 s interval settle or requeue a run whose
-    # whole worker was SIGKILLed within ~45 s (the 60 s target), at one cheap query every 15 s.
+    # whole worker was SIGKILLed within ~45 s (well inside a minute), at one cheap query every 15 s.
     reaper_interval_s: float = Field(default=15, gt=0)
     reaper_heartbeat_timeout_s: int = Field(default=30, gt=0)
 

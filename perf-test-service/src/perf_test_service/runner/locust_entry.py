@@ -338,16 +338,12 @@ class LoadRun:
         return int((time.monotonic() - started) * 1000)
 
     def _empty_snapshot(self) -> dict:
-        empty = _entry_dict(locust_stats.StatsEntry(locust_stats.RequestStats(), "Aggregated", ""), final=True)
-        return {
-            "state": "stopped",
-            "elapsed_ms": 0,
-            "users": 0,
-            "worker_count": 0,
-            "stats": {"total": _without_name(empty), "endpoints": [], "errors": []},
-            "history": [],
-            "exceptions": [],
-        }
+        empty = _entry_dict(
+            locust_stats.StatsEntry(locust_stats.RequestStats(), "Aggregated", ""), final=True, named=False
+        )
+        stats = {"total": empty, "endpoints": [], "errors": []}
+        zero = {"elapsed_ms": 0, "users": 0, "worker_count": 0}
+        return {"state": "stopped", **zero, "stats": stats, "history": [], "exceptions": []}
 
     def _snapshot(self, *, final: bool) -> dict:
         stats = self.runner.stats
@@ -372,7 +368,7 @@ class LoadRun:
             "users": self.peak_users if final else self._count_users(),
             "worker_count": self._count_workers(final),
             "stats": {
-                "total": _without_name(_entry_dict(stats.total, final=final)),
+                "total": _entry_dict(stats.total, final=final, named=False),
                 "endpoints": endpoints,
                 "errors": errors,
             },
@@ -412,9 +408,7 @@ class LoadRun:
 
 def _rps(entry, *, final: bool) -> float:
     # Locust's current_rps ignores the last 2 s, so it reads 0 early in a run; fall back to the run average.
-    if final:
-        return float(entry.total_rps or 0.0)
-    return float(entry.current_rps or entry.total_rps or 0.0)
+    return float((entry.total_rps if final else entry.current_rps or entry.total_rps) or 0.0)
 
 
 def _current_percentile(entry, percent: float) -> float:
@@ -424,7 +418,7 @@ def _current_percentile(entry, percent: float) -> float:
     return float(current if current else entry.get_response_time_percentile(percent) or 0)
 
 
-def _entry_dict(entry, *, final: bool) -> dict:
+def _entry_dict(entry, *, final: bool, named: bool = True) -> dict:
     min_ms, max_ms = round(entry.min_response_time or 0, 2), round(entry.max_response_time or 0, 2)
 
     def percentile(percent: float) -> float:
@@ -432,9 +426,8 @@ def _entry_dict(entry, *, final: bool) -> dict:
         value = float(entry.get_response_time_percentile(percent) or 0)
         return min(max(value, min_ms), max_ms) if entry.num_requests else 0.0
 
-    return {
-        "name": entry.name,
-        "method": entry.method or "",
+    names = {"name": entry.name, "method": entry.method or ""} if named else {}
+    return names | {
         "requests": entry.num_requests,
         "failures": entry.num_failures,
         "rps": round(_rps(entry, final=final), 2),
@@ -445,10 +438,6 @@ def _entry_dict(entry, *, final: bool) -> dict:
         "p95_ms": percentile(0.95),
         "p99_ms": percentile(0.99),
     }
-
-
-def _without_name(entry: dict) -> dict:
-    return {key: value for key, value in entry.items() if key not in ("name", "method")}
 
 
 if __name__ == "__main__":
