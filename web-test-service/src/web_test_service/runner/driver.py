@@ -52,7 +52,7 @@ def chrome_options(window_size: tuple[int, int], profile_dir: str | None, binary
         options.add_argument(f"--user-data-dir={profile_dir}")
     if binary:
         options.binary_location = binary
-    # The runner answers dialogs itself (see commands.py); chromedriver must not dismiss them.
+    # The runner answers dialogs itself (see commands/dialogs.py); chromedriver must not dismiss them.
     options.set_capability("unhandledPromptBehavior", "ignore")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return options
