@@ -176,3 +176,15 @@ def test_unbalanced_control_flow(commands, index, fragment):
 def test_non_list_input_is_a_problem():
     assert validate_commands("open")[0]["field"] == "commands"
     assert validate_commands([42])[0]["message"] == "Each command must be an object"
+
+
+def test_literal_strategy_before_a_variable_is_checked():
+    problems = validate_commands([cmd("click", "foo=${x}"), cmd("click", "css=${x}"), cmd("click", "//a[@id='${x}']")])
+    assert problems == [{"index": 0, "field": "target", "message": "Unknown locator foo"}]
+
+
+def test_numbers_must_be_finite():
+    problems = validate_commands(
+        [cmd("pause", "inf"), cmd("pause", "nan"), cmd("pause", "250"), cmd("times", "1e400"), cmd("end")]
+    )
+    assert [item["index"] for item in problems] == [0, 1, 3]

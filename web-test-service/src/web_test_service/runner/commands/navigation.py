@@ -40,7 +40,7 @@ def do_select_frame(ctx: RunContext, inv: Invocation) -> None:
         for part in inv.target[len("index=") :].split("\\"):
             if part == "..":
                 switch.parent_frame()
-            elif part.strip().isdigit():
+            elif part.strip().isdecimal():
                 ctx.retry(lambda index=int(part): switch.frame(index))
             else:
                 raise ScriptError(f"Invalid frame index {part!r}")
