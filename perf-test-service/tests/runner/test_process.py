@@ -284,7 +284,7 @@ def test_kill_stray_removes_leftover_locust_processes(tmp_path):
     try:
         deadline = time.monotonic() + 10
         while count_locust_processes(workdir) == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # poll with a deadline for the process to appear in /proc
+            time.sleep(0.05)  # poll with a deadline for the process to appear in the process table
         assert count_locust_processes(workdir) == 1
 
         assert kill_stray(workdir) == 1
@@ -358,3 +358,34 @@ def test_a_load_test_shape_drives_users_and_ends_the_run(nginx_target, tmp_path)
     assert time.monotonic() - started < 30
     assert result.users == 4  # the shape's peak, not user_count
     assert result.stats["total"]["requests"] > 0
+
+
+@pytest.mark.timeout(30)
+def test_locust_pids_counts_live_processes_of_this_workdir_only(tmp_path):
+    """Stand-ins with the driver's command line: a live one, a zombie, and one of another workdir."""
+    workdir, other = tmp_path / "run", tmp_path / "other"
+
+    def stand_in(code: str, folder: Path) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, str(ENTRY_PATH), str(folder.resolve() / "locust_config.json")]
+        )
+
+    live = stand_in("import time; time.sleep(60)", workdir)
+    zombie = stand_in("pass", workdir)  # exits at once and is not reaped until the end
+    elsewhere = stand_in("import time; time.sleep(60)", other)
+    try:
+        deadline = time.monotonic() + 10
+        while locust_pids(other) != [elsewhere.pid] and time.monotonic() < deadline:
+            time.sleep(0.05)  # poll with a deadline for the stand-ins to start and the zombie to exit
+        while zombie.pid in locust_pids(workdir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert locust_pids(workdir) == [live.pid]
+
+        assert kill_stray(workdir) == 1
+        assert live.wait(timeout=5) == -9
+        assert locust_pids(workdir) == [] and locust_pids(other) == [elsewhere.pid]
+    finally:
+        for process in (live, zombie, elsewhere):
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=5)

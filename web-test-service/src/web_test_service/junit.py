@@ -1,13 +1,15 @@
-"""Write web-test runs as JUnit XML for CI systems (one <testcase> per run)."""
+"""Write web-test runs as JUnit XML for CI systems (one <testcase> per run), with junitparser."""
 
 from __future__ import annotations
 
+import io
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
+
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 # XML 1.0 cannot carry these characters at all, escaped or not.
 INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -46,7 +48,7 @@ def failing_steps(run: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def step_log(run: Mapping[str, Any]) -> str:
-    """One line per executed step, for <system-out>."""
+    """One line per executed step, then the echo log, for <system-out>."""
     lines = []
     for step in run.get("steps") or []:
         line = f"[{step.get('state')}] {describe_step(step)} {step.get('duration_ms', 0)} ms"
@@ -58,39 +60,49 @@ def step_log(run: Mapping[str, Any]) -> str:
 
 
 def console_text(run: Mapping[str, Any]) -> str:
+    """The browser console log, for <system-err>."""
     return "\n".join(
         f"[{entry.get('level')}] {entry.get('message')}" for entry in run.get("console_log") or [] if entry
     )
 
 
-def seconds(duration_ms: Any) -> str:
-    return f"{(float(duration_ms or 0) / 1000):.3f}"
+def seconds(duration_ms: Any) -> float:
+    return round(float(duration_ms or 0) / 1000, 3)
 
 
-def add_outcome(case: ET.Element, run: Mapping[str, Any]) -> str:
-    """Add <failure>/<error>/<skipped> to the testcase; return the outcome counted for the suite."""
+def outcome(run: Mapping[str, Any]) -> Failure | Error | Skipped | None:
+    """The <failure>/<error>/<skipped> of a run, naming the step that decided it; None if it passed."""
     state = run.get("state")
     failures = failing_steps(run)
     # Name the step that decided the verdict: the last failure (an assert ends the run; verifies go on).
     decisive = failures[-1] if failures else None
     where = f"{describe_step(decisive)}: " if decisive else ""
     reason = (decisive.get("message") if decisive else None) or run.get("message") or state
-    if state == "failed":
-        element = ET.SubElement(case, "failure", message=clean(f"{where}{reason}"), type="AssertionError")
-        element.text = clean("\n".join(f"{describe_step(step)}: {step.get('message')}" for step in failures))
-        return "failures"
-    if state == "error":
-        element = ET.SubElement(case, "error", message=clean(f"{where}{reason}"), type="Error")
-        element.text = clean("\n".join(f"{describe_step(step)}: {step.get('message')}" for step in failures))
-        return "errors"
+    if state in ("failed", "error"):
+        message = clean(f"{where}{reason}")
+        result = Failure(message, "AssertionError") if state == "failed" else Error(message, "Error")
+        result.text = clean("\n".join(f"{describe_step(step)}: {step.get('message')}" for step in failures))
+        return result
     if state == "stopped":
         # A stopped run neither passed nor failed: CI systems show it as skipped.
-        ET.SubElement(case, "skipped", message=clean(f"Stopped: {run.get('message') or 'stopped on request'}"))
-        return "skipped"
+        return Skipped(clean(f"Stopped: {run.get('message') or 'stopped on request'}"))
     if state in NOT_FINISHED_STATES:
-        ET.SubElement(case, "skipped", message=clean(f"Run not finished (state {state})"))
-        return "skipped"
-    return "passed"
+        return Skipped(clean(f"Run not finished (state {state})"))
+    return None
+
+
+def testcase_for(run: Mapping[str, Any], name: str, classname: str) -> TestCase:
+    """One run as a <testcase>: outcome, step and echo log on system-out, console on system-err."""
+    case = TestCase(clean(name), clean(classname), seconds(run.get("duration_ms")))
+    result = outcome(run)
+    if result is not None:
+        case.result = [result]
+    out, err = step_log(run), console_text(run)
+    if out:
+        case.system_out = clean(out)
+    if err:
+        case.system_err = clean(err)
+    return case
 
 
 def build_junit_xml(
@@ -100,35 +112,17 @@ def build_junit_xml(
     timestamp: datetime | None = None,
 ) -> str:
     """JUnit XML for runs given as dicts {name, state, duration_ms, message, steps, ...} or RunResults."""
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_ms = 0.0
-    suite = ET.Element("testsuite", name=clean(suite_name))
+    suite = TestSuite(clean(suite_name))
     for position, item in enumerate(runs):
         run = as_mapping(item)
         name = run.get("name") or run.get("script_name") or f"run {position + 1}"
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            name=clean(name),
-            classname=clean(run.get("classname") or suite_name),
-            time=seconds(run.get("duration_ms")),
-        )
-        outcome = add_outcome(case, run)
-        counts["tests"] += 1
-        if outcome != "passed":
-            counts[outcome] += 1
-        total_ms += float(run.get("duration_ms") or 0)
-        out = step_log(run)
-        if out:
-            ET.SubElement(case, "system-out").text = clean(out)
-        err = console_text(run)
-        if err:
-            ET.SubElement(case, "system-err").text = clean(err)
-    attributes = {key: str(value) for key, value in counts.items()} | {"time": seconds(total_ms)}
-    suite.attrib.update(attributes)
+        suite.add_testcase(testcase_for(run, name, run.get("classname") or suite_name))
+    suite.update_statistics()
     if timestamp is not None:
-        suite.set("timestamp", timestamp.replace(microsecond=0).isoformat())
-    root = ET.Element("testsuites", name=clean(suite_name), **attributes)
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        suite.timestamp = timestamp.replace(microsecond=0).isoformat()
+    document = JUnitXml(clean(suite_name))
+    document.add_testsuite(suite)
+    document.update_statistics()
+    buffer = io.BytesIO()
+    document.write(buffer, pretty=True)
+    return buffer.getvalue().decode("utf-8")

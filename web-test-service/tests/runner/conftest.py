@@ -1,17 +1,24 @@
-"""Fixtures for the runner tests: a static site on a free port and a shared headless Chromium."""
+"""Fixtures for the runner tests: a fake browser, a static site on a free port and a shared headless Chromium."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
 from shared.testing import require_executable
+from web_test_service.runner import engine
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER, Browser, make_driver
+
+# fake_driver.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_driver import FakeBrowser
 
 PAGES: dict[str, str] = {
     "/form.html": """<!doctype html><html><head><title>Form page</title></head><body>
@@ -160,3 +167,16 @@ def reused_browser(shared_browser: Browser):
 def chromium() -> None:
     """Require Chromium for a test that starts its own browsers."""
     require_executable(DEFAULT_CHROMEDRIVER)
+
+
+@pytest.fixture()
+def fake_browser() -> FakeBrowser:
+    """An in-memory browser: pass fake_browser.factory as run_script's driver_factory."""
+    return FakeBrowser()
+
+
+@pytest.fixture()
+def fast_stop_checks(monkeypatch) -> None:
+    """Ask should_stop at every check (the engine rate-limits it to spare Redis) and abort stuck calls at once."""
+    monkeypatch.setattr(engine, "STOP_CHECK_INTERVAL_S", 0.0)
+    monkeypatch.setattr(engine, "WATCHDOG_GRACE_S", 0.05)

@@ -1,9 +1,10 @@
-"""JUnit XML for web-test runs."""
+"""JUnit XML for web-test runs, read back with junitparser as a CI system would."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+
+from junitparser import Error, Failure, JUnitXml, Skipped
 
 from web_test_service.junit import build_junit_xml
 from web_test_service.runner import RunResult, StepResult
@@ -46,27 +47,66 @@ RUNS = [
 ]
 
 
-def parse(xml: str) -> ET.Element:
-    return ET.fromstring(xml.encode())
+def parse(xml: str) -> JUnitXml:
+    return JUnitXml.fromstring(xml.encode())
+
+
+def only_suite(document: JUnitXml):
+    suites = list(document)
+    assert len(suites) == 1
+    return suites[0]
 
 
 def test_counts_and_outcomes():
-    root = parse(build_junit_xml(RUNS, suite_name="shop", timestamp=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)))
-    suite = root.find("testsuite")
-    assert suite.attrib["tests"] == "5" and suite.attrib["failures"] == "1"
-    assert suite.attrib["errors"] == "1" and suite.attrib["skipped"] == "1"
-    assert suite.attrib["timestamp"].startswith("2025-01-02T03:04:05")
-    assert root.attrib["tests"] == "5"
-    cases = {case.attrib["name"]: case for case in suite.findall("testcase")}
-    assert cases["passes"].attrib["time"] == "1.200"
-    assert list(cases["passes"].iter("failure")) == []
-    failure = cases["fails"].find("failure")
-    assert failure.attrib["message"] == "command 1 (assertText id=title Bye): Actual value 'Hello' did not match 'Bye'"
-    assert "boom" in cases["fails"].find("system-err").text
-    assert "[passed] command 0 (open /)" in cases["fails"].find("system-out").text
-    assert cases["errs"].find("error").attrib["message"] == "command 0 (click foo=bar): Unknown locator foo"
-    assert "Stopped on request" in cases["stopped"].find("skipped").attrib["message"]
+    document = parse(build_junit_xml(RUNS, suite_name="shop", timestamp=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)))
+    suite = only_suite(document)
+    assert suite.name == "shop"
+    assert (suite.tests, suite.failures, suite.errors, suite.skipped) == (5, 1, 1, 1)
+    assert suite.timestamp.startswith("2025-01-02T03:04:05")
+    assert (document.tests, document.failures, document.errors, document.skipped) == (5, 1, 1, 1)
+    assert suite.time == document.time == 2.02  # seconds
+    cases = {case.name: case for case in suite}
+    assert cases["passes"].time == 1.2 and cases["passes"].classname == "shop"
+    assert cases["passes"].is_passed
+    [failure] = cases["fails"].result
+    assert isinstance(failure, Failure)
+    assert failure.message == "command 1 (assertText id=title Bye): Actual value 'Hello' did not match 'Bye'"
+    assert "boom" in cases["fails"].system_err
+    assert "[passed] command 0 (open /)" in cases["fails"].system_out
+    [error] = cases["errs"].result
+    assert isinstance(error, Error) and error.message == "command 0 (click foo=bar): Unknown locator foo"
+    [skipped] = cases["stopped"].result
+    assert isinstance(skipped, Skipped) and "Stopped on request" in skipped.message
     assert "bad" in "".join(cases)
+    assert cases["bad \ufffd chars <&>"].system_out == "echo: hi\ufffd"
+
+
+def test_the_failure_names_the_deciding_step_and_lists_the_others():
+    run = {
+        "name": "verify then assert",
+        "state": "failed",
+        "duration_ms": 30,
+        "steps": [
+            step(0, "verifyTitle", "Nope", "failed", "Actual value 'Form' did not match 'Nope'"),
+            step(1, "echo", "still here", "passed"),
+            step(2, "assertText", "id=x", "failed", "Actual value 'a' did not match 'b'", "b"),
+        ],
+        "echo_log": ["still here"],
+    }
+    [case] = only_suite(parse(build_junit_xml([run])))
+    [failure] = case.result
+    assert failure.message == "command 2 (assertText id=x b): Actual value 'a' did not match 'b'"
+    assert failure.text.splitlines() == [
+        "command 0 (verifyTitle Nope): Actual value 'Form' did not match 'Nope'",
+        "command 2 (assertText id=x b): Actual value 'a' did not match 'b'",
+    ]
+    assert case.system_out.splitlines()[-1] == "echo: still here"
+    assert case.classname == "TestFleet web tests"
+
+
+def test_unfinished_runs_are_skipped():
+    [case] = only_suite(parse(build_junit_xml([{"name": "later", "state": "running"}])))
+    assert case.is_skipped and "state running" in case.result[0].message
 
 
 def test_run_results_are_accepted_directly():
@@ -75,11 +115,12 @@ def test_run_results_are_accepted_directly():
         message="Element id=x not found",
         steps=[StepResult(0, "click", "id=x", "", "failed", 3, "Element id=x not found", b"\x89PNG")],
     )
-    root = parse(build_junit_xml([dict(result.to_dict(), name="from result")]))
-    assert root.find("testsuite/testcase/failure").attrib["message"].startswith("command 0 (click id=x)")
-    root = parse(build_junit_xml([result]))
-    assert root.find("testsuite/testcase").attrib["name"] == "run 1"
+    [case] = only_suite(parse(build_junit_xml([dict(result.to_dict(), name="from result")])))
+    assert case.result[0].message.startswith("command 0 (click id=x)")
+    [case] = only_suite(parse(build_junit_xml([result])))
+    assert case.name == "run 1"
 
 
 def test_no_runs_is_still_valid():
-    assert parse(build_junit_xml([])).find("testsuite").attrib["tests"] == "0"
+    document = parse(build_junit_xml([]))
+    assert only_suite(document).tests == 0 and document.tests == 0

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from perf_test_service.scenario import RunParams
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ WORKER_EXIT_GRACE_S = 0.5
 KILL_WAIT_S = 1.0
 # Margin beyond run_time for process start-up and worker connection before the run counts as hung.
 STARTUP_MARGIN_S = 60.0
+# A zombie has exited (only its parent has not reaped it yet): it counts as gone.
+_DEAD_STATES = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
 
 
 @dataclass
@@ -296,29 +300,22 @@ def kill_stray(workdir: str | os.PathLike) -> int:
 
 def locust_pids(workdir: str | os.PathLike) -> list[int]:
     """Return the ids of live Locust driver processes started for this workdir."""
-    config_path = str(Path(workdir).resolve() / CONFIG_NAME)
+    entry_path, config_path = str(ENTRY_PATH), str(Path(workdir).resolve() / CONFIG_NAME)
     pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # the process ended while we looked
-        ours = str(ENTRY_PATH).encode() in arguments and config_path.encode() in arguments
-        if ours and _is_running(int(entry.name)):
-            pids.append(int(entry.name))
+    for process in psutil.process_iter(["cmdline", "status"]):
+        arguments = process.info["cmdline"] or ()
+        ours = entry_path in arguments and config_path in arguments
+        if ours and process.info["status"] not in _DEAD_STATES:
+            pids.append(process.pid)
     return pids
 
 
 def _is_running(pid: int) -> bool:
     """Return True if the process exists and is not a zombie."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() not in _DEAD_STATES
+    except psutil.Error:
         return False
-    # The state letter follows the parenthesised command name, which may itself contain spaces or ")".
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 def _group_alive(group: int) -> bool:

@@ -60,11 +60,9 @@ class RunContext:
     should_stop: Callable[[], bool] = lambda: False
     deadline: float | None = None  # time.monotonic() value
     timeout_ms: int | None = None
-    resolve_test: Callable[[str], Sequence[dict] | None] | None = None
     run_sub_test: Callable[[str], None] | None = None
     log: list[str] = field(default_factory=list)
     dialogs: DialogState = field(default_factory=DialogState)
-    stop_reason: str = ""
 
     def check(self) -> None:
         """Raise StopRequested or ScriptTimeout if the run must end now."""

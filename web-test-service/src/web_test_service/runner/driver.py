@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options as ChromeOptions
@@ -36,6 +37,8 @@ CHROMIUM_FLAGS = (
 )
 PROCESS_EXIT_TIMEOUT_S = 5.0
 PROFILE_PREFIX = "testfleet-chromium-"
+# A zombie has exited (only its parent has not reaped it yet): it counts as gone.
+DEAD_STATES = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
 
 
 class BrowserStartError(RuntimeError):
@@ -52,7 +55,7 @@ def chrome_options(window_size: tuple[int, int], profile_dir: str | None, binary
         options.add_argument(f"--user-data-dir={profile_dir}")
     if binary:
         options.binary_location = binary
-    # The runner answers dialogs itself (see commands.py); chromedriver must not dismiss them.
+    # The runner answers dialogs itself (see commands/dialogs.py); chromedriver must not dismiss them.
     options.set_capability("unhandledPromptBehavior", "ignore")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return options
@@ -119,6 +122,9 @@ def make_driver(
         return Browser(driver)
 
     chromedriver_path = chromedriver_path or getattr(settings, "chromedriver_path", None) or DEFAULT_CHROMEDRIVER
+    # The Chromium binary: the argument, else a `chromium_path` attribute of settings (WebTestSettings has
+    # none), else /usr/bin/chromium. It is only a preference: when that file does not exist, chromedriver
+    # starts whatever Chrome/Chromium it finds itself.
     chromium_path = chromium_path or getattr(settings, "chromium_path", None) or DEFAULT_CHROMIUM
     if not Path(chromedriver_path).exists():
         raise BrowserStartError(f"chromedriver not found at {chromedriver_path}")
@@ -128,7 +134,7 @@ def make_driver(
     profile_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
     # A new session makes chromedriver a process-group leader, so the group can be killed as a whole.
     service = Service(chromedriver_path, popen_kw={"start_new_session": True})
-    binary = chromium_path if Path(chromium_path).exists() else None
+    binary = chromium_path if Path(chromium_path).exists() else None  # None: chromedriver's own lookup
     try:
         driver = webdriver.Chrome(service=service, options=chrome_options(window_size, profile_dir, binary))
     except Exception as error:
@@ -147,54 +153,30 @@ def first_line(error: BaseException) -> str:
     return (message or str(error) or type(error).__name__).strip().splitlines()[0]
 
 
-def read_proc(pid: int, name: str) -> bytes:
-    """Contents of /proc/<pid>/<name>, or b'' if the process is gone."""
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as file:
-            return file.read()
-    except OSError:
-        return b""
-
-
 def is_running(pid: int) -> bool:
     """Whether the process exists and is not a zombie."""
-    stat = read_proc(pid, "stat")
-    if not stat:
+    try:
+        return psutil.Process(pid).status() not in DEAD_STATES
+    except psutil.Error:
         return False
-    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
-    return state not in (b"Z", b"X", b"")
 
 
 def browser_process_ids(chromedriver_pid: int | None, profile_dir: str | None) -> set[int]:
     """Running pids that belong to one browser: chromedriver's descendants and users of its profile dir."""
-    if not os.path.isdir("/proc"):
-        return set()
-    parents: dict[int, int] = {}
     found: set[int] = set()
-    marker = profile_dir.encode() if profile_dir else None
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        stat = read_proc(pid, "stat")
-        if not stat:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields and fields[0] in (b"Z", b"X"):
-            continue
-        parents[pid] = int(fields[1]) if len(fields) > 1 else 0
-        if marker and marker in read_proc(pid, "cmdline"):
-            found.add(pid)
-    if chromedriver_pid and chromedriver_pid in parents:
+    if profile_dir:
+        for process in psutil.process_iter(["cmdline", "status"]):
+            if process.info["status"] not in DEAD_STATES and any(
+                profile_dir in argument for argument in process.info["cmdline"] or ()
+            ):
+                found.add(process.pid)
+    if chromedriver_pid and is_running(chromedriver_pid):
         found.add(chromedriver_pid)
-        # Walk down the tree: renderers and zygotes are children of chromium, chromium of chromedriver.
-        added = True
-        while added:
-            added = False
-            for pid, parent in parents.items():
-                if parent in found and pid not in found:
-                    found.add(pid)
-                    added = True
+        # Renderers and zygotes are children of chromium, chromium of chromedriver.
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(chromedriver_pid).children(recursive=True):
+                if is_running(child.pid):
+                    found.add(child.pid)
     found.discard(os.getpid())
     return found
 
@@ -225,10 +207,9 @@ def sweep_orphaned_browsers(temp_dir: str | None = None) -> int:
         killed += len(pids)
         shutil.rmtree(profile, ignore_errors=True)
     # chromedriver carries no profile in its command line: an orphan is one adopted by init.
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit() and read_proc(int(entry), "comm").strip() == b"chromedriver":
-            stat = read_proc(int(entry), "stat")
-            if stat and stat[stat.rfind(b")") + 2 :].split()[1] == b"1":
-                kill_processes({int(entry)})
-                killed += 1
+    for process in psutil.process_iter(["name", "ppid", "status"]):
+        info = process.info
+        if info["name"] == "chromedriver" and info["ppid"] == 1 and info["status"] not in DEAD_STATES:
+            kill_processes({process.pid})
+            killed += 1
     return killed

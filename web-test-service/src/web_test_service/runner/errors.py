@@ -21,3 +21,13 @@ class StopRequested(Exception):
 
 class ScriptTimeout(Exception):
     """The script's overall deadline passed: the run ends in error."""
+
+
+class RunEnded(Exception):
+    """A step decided the verdict of the whole run (raised and caught inside the engine)."""
+
+    def __init__(self, state: str, message: str, infrastructure: bool = False) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+        self.infrastructure = infrastructure

@@ -70,7 +70,7 @@ def parse_option_locator(locator: str) -> tuple[str, str]:
     if strategy == "id":
         return By.CSS_SELECTOR, f"*[id={css_string(selector)}]"
     if strategy == "index":
-        if not selector.strip().isdigit():
+        if not selector.strip().isdecimal():
             raise LocatorError(f"Option index must be a number, got {selector!r}")
         return By.CSS_SELECTOR, f"*:nth-child({int(selector)})"
     raise LocatorError(f"Unknown selection locator {strategy}")
@@ -89,7 +89,7 @@ def parse_coordinates(coordinates: str) -> tuple[int, int]:
     parts = coordinates.split(",")
     try:
         x, y = (round(float(part)) for part in parts)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise LocatorError(f"Coordinates must look like x,y, got {coordinates!r}") from None
     return x, y
 
@@ -105,6 +105,6 @@ def parse_window_locator(locator: str) -> str:
 def parse_window_size(size: str) -> tuple[int, int]:
     """Parse `WxH` into (width, height)."""
     width, separator, height = size.lower().partition("x")
-    if not separator or not width.strip().isdigit() or not height.strip().isdigit():
+    if not separator or not width.strip().isdecimal() or not height.strip().isdecimal():
         raise LocatorError(f"Window size must look like 1280x800, got {size!r}")
     return int(width), int(height)

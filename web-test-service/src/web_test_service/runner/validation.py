@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from web_test_service.runner.commands import COMMANDS, REQUIRED_ARGS, SUPPORTED_COMMANDS, Arg
 from web_test_service.runner.control_flow import ControlFlowError, build_blocks, command_name, is_skipped
 from web_test_service.runner.locators import (
+    ELEMENT_STRATEGIES,
     LocatorError,
     parse_attribute_locator,
     parse_coordinates,
@@ -29,7 +31,7 @@ def check_frame_locator(text: str) -> None:
         return
     if text.startswith("index="):
         parts = text[len("index=") :].split("\\")
-        if all(part == ".." or part.strip().isdigit() for part in parts):
+        if all(part == ".." or part.strip().isdecimal() for part in parts):
             return
         raise LocatorError(f"Invalid frame index in {text!r}")
     parse_locator(text)
@@ -37,9 +39,11 @@ def check_frame_locator(text: str) -> None:
 
 def check_number(text: str) -> None:
     try:
-        float(text)
+        number = float(text)
     except ValueError:
-        raise LocatorError(f"Expected a number, got {text!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise LocatorError(f"Expected a number, got {text!r}")
 
 
 def check_json(text: str) -> None:
@@ -83,6 +87,8 @@ def check_argument(index: int, field: str, kind: Arg, text: str) -> dict | None:
             strategy = text.partition("=")[0]
             if has_variable(strategy) or "=" not in text:
                 return problem(index, field, f"Unknown locator {strategy} (the strategy cannot come from a variable)")
+            if strategy not in ELEMENT_STRATEGIES:
+                return problem(index, field, f"Unknown locator {strategy}")
         return None
     try:
         check(text)

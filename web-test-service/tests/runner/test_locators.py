@@ -86,3 +86,17 @@ def test_attribute_window_and_coordinate_arguments():
     ):
         with pytest.raises(LocatorError):
             bad()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: parse_coordinates("inf,1"),  # OverflowError inside, a LocatorError outside
+        lambda: parse_coordinates("1,2,3"),
+        lambda: parse_window_size("²x3"),  # a digit to str.isdigit, not to int()
+        lambda: parse_option_locator("index=²"),
+    ],
+)
+def test_odd_numbers_are_locator_errors(bad):
+    with pytest.raises(LocatorError):
+        bad()

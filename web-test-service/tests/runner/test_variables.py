@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from selenium.webdriver.common.keys import Keys
 
 from web_test_service.runner.variables import interpolate, interpolate_script, js_string, json_safe
@@ -40,3 +41,20 @@ def test_json_safe_reduces_unknown_objects():
     marker = object()
     assert json_safe({"a": (1, marker), "b": None})["a"][0] == 1
     assert isinstance(json_safe(marker), str)
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (0.1 + 0.2, "0.30000000000000004"),
+        (1e21, "1e+21"),
+        (1e20, "100000000000000000000"),
+        (0.000015, "0.000015"),
+        (1.5e-7, "1.5e-7"),
+        (-0.0, "0"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+    ],
+)
+def test_js_string_formats_numbers_like_javascript(number, text):
+    assert js_string(number) == text

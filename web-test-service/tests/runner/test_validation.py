@@ -173,26 +173,18 @@ def test_unbalanced_control_flow(commands, index, fragment):
         build_blocks(commands)
 
 
-def test_block_structure_links_branches_and_loops():
-    blocks = build_blocks(
-        [
-            cmd("if", "a"),
-            cmd("elseIf", "b"),
-            cmd("else"),
-            cmd("end"),
-            cmd("do"),
-            cmd("repeatIf", "c"),
-            cmd("forEach", "xs", "x"),
-            cmd("end"),
-        ]
-    )
-    assert blocks.next_branch[0] == 1 and blocks.next_branch[1] == 2 and blocks.next_branch[2] == 3
-    assert blocks.block_end[0] == blocks.block_end[1] == blocks.block_end[2] == 3
-    assert blocks.block_start[3] == 0
-    assert blocks.block_end[4] == 5 and blocks.block_start[5] == 4
-    assert blocks.block_end[6] == 7 and blocks.block_start[7] == 6
-
-
 def test_non_list_input_is_a_problem():
     assert validate_commands("open")[0]["field"] == "commands"
     assert validate_commands([42])[0]["message"] == "Each command must be an object"
+
+
+def test_literal_strategy_before_a_variable_is_checked():
+    problems = validate_commands([cmd("click", "foo=${x}"), cmd("click", "css=${x}"), cmd("click", "//a[@id='${x}']")])
+    assert problems == [{"index": 0, "field": "target", "message": "Unknown locator foo"}]
+
+
+def test_numbers_must_be_finite():
+    problems = validate_commands(
+        [cmd("pause", "inf"), cmd("pause", "nan"), cmd("pause", "250"), cmd("times", "1e400"), cmd("end")]
+    )
+    assert [item["index"] for item in problems] == [0, 1, 3]
