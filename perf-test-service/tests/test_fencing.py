@@ -13,7 +13,7 @@ from perf_test_service.execution import execute_run
 from perf_test_service.models import Run, Scenario
 from shared.redis_client import redis_from_url
 from shared.runs.lock import HEARTBEAT_INTERVAL_S, lock_key
-from shared.runs.model import RunState
+from shared.runs.states import RunState
 from shared.testing import wait_until
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]

@@ -4,7 +4,7 @@ import time
 
 from shared.redis_client import redis_from_url
 from shared.runs.lock import RunLock
-from shared.runs.model import TERMINAL_STATES, RunState
+from shared.runs.states import TERMINAL_STATES, RunState
 from shared.runs.stop import request_stop, stop_requested
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from shared.redis_client import redis_from_url
 from shared.runs.lock import HEARTBEAT_INTERVAL_S, lock_key
-from shared.runs.model import RunState
+from shared.runs.states import RunState
 from shared.runs.worker import run_attempt
 from shared.testing import wait_until
 from web_test_service.execution import execute_run

@@ -13,9 +13,10 @@ from shared.celery_factory import make_celery
 from shared.db import utcnow
 from shared.redis_client import redis_from_url
 from shared.runs.lock import RunLock
-from shared.runs.model import RunState, task_time_limits
+from shared.runs.model import task_time_limits
 from shared.runs.reaper import reap_stuck_runs
 from shared.runs.retention import delete_runs_older_than
+from shared.runs.states import RunState
 from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 
 pytestmark = pytest.mark.timeout(60)

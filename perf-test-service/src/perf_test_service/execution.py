@@ -18,7 +18,7 @@ from perf_test_service.runner.locustfile import generate_locustfile
 from perf_test_service.runner.process import LoadResult, run_load
 from perf_test_service.runner.thresholds import decide_state, evaluate_thresholds
 from perf_test_service.scenario import Scenario as ScenarioSpec
-from shared.runs.model import RunState
+from shared.runs.states import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, Refuse, run_attempt
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
-from shared.runs.model import RunState
+from shared.runs.states import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, run_attempt
 from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script

@@ -77,11 +77,6 @@ def load_side_project(source: str | bytes | Mapping[str, Any]) -> SideProject:
     return SideProject(name=project_name, base_url=base_url, scripts=ordered, suites=suites)
 
 
-def import_side_project(source: str | bytes | Mapping[str, Any]) -> list[dict]:
-    """Scripts of a .side project: {name, base_url, commands, suites, side_id, timeout_ms?}."""
-    return load_side_project(source).scripts
-
-
 def check_version(version: Any) -> None:
     if version is None:
         raise SideProjectError("Invalid .side project: 'version' is missing")

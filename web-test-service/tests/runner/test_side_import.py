@@ -8,7 +8,7 @@ import json
 import pytest
 
 from web_test_service.runner.validation import validate_commands
-from web_test_service.side_import import SideProjectError, import_side_project, load_side_project
+from web_test_service.side_import import SideProjectError, load_side_project
 
 PROJECT = {
     "id": "p1",
@@ -88,7 +88,7 @@ def test_scripts_follow_suite_order_with_suite_info():
 
 
 def test_commands_keep_fallbacks_and_window_options():
-    buy, login, _ = import_side_project(json.dumps(PROJECT))
+    buy, login, _ = load_side_project(json.dumps(PROJECT)).scripts
     assert login["commands"][1] == {
         "command": "type",
         "target": "id=username",
@@ -110,7 +110,7 @@ def test_run_resolves_tests_by_name():
 @pytest.mark.parametrize("version", ["1.1", "2.0", "3.0", 3])
 def test_supported_versions(version):
     project = copy.deepcopy(PROJECT) | {"version": version}
-    assert len(import_side_project(project)) == 3
+    assert len(load_side_project(project).scripts) == 3
 
 
 def break_project(change) -> dict:
@@ -136,6 +136,6 @@ def break_project(change) -> dict:
 )
 def test_invalid_projects_name_the_problem(source, message):
     with pytest.raises(SideProjectError) as caught:
-        import_side_project(source)
+        load_side_project(source)
     assert message in str(caught.value)
     assert isinstance(caught.value, ValueError)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from perf_test_service.scenario import Thresholds
-from shared.runs.model import RunState
+from shared.runs.states import RunState
 
 
 def evaluate_thresholds(thresholds: Thresholds | Mapping[str, Any] | None, stats: Mapping[str, Any]) -> list[dict]:

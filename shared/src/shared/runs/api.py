@@ -15,7 +15,8 @@ from shared.auth import User, load_owned
 from shared.db import rows_changed, utcnow
 from shared.errors import Conflict, ServiceUnavailable
 from shared.runs.kind import RunKind
-from shared.runs.model import ACTIVE_STATES, RunState, celery_priority, task_time_limits
+from shared.runs.model import celery_priority, task_time_limits
+from shared.runs.states import ACTIVE_STATES, RunState
 from shared.runs.stop import request_stop
 
 # After raising the stop flag, a running run gets this long to settle before its task is interrupted.

@@ -1,28 +1,16 @@
-"""The run row every service shares: states, columns, attempts, priorities and time limits."""
+"""The run row every service shares: columns, attempts, priorities and time limits (states: states.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import JSON, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.config import HARD_LIMIT_MARGIN_S, SOFT_LIMIT_MARGIN_S
 from shared.db import UTCDateTime, new_id, utcnow
+from shared.runs.states import RunState
 
-
-class RunState(StrEnum):
-    queued = "queued"
-    running = "running"
-    passed = "passed"
-    failed = "failed"
-    error = "error"
-    stopped = "stopped"
-
-
-ACTIVE_STATES = frozenset({RunState.queued, RunState.running})
-TERMINAL_STATES = frozenset(RunState) - ACTIVE_STATES
 # The partial index behind "one active run per script or scenario" (two racing POSTs: one 409).
 ACTIVE_RUN_WHERE = text("state IN ('queued', 'running')")
 

@@ -20,7 +20,8 @@ from shared.runs.api import send_run_task
 from shared.runs.jobs import report_job
 from shared.runs.kind import RunKind
 from shared.runs.lock import is_locked
-from shared.runs.model import MAX_ATTEMPTS, WORKER_LOST, RunState
+from shared.runs.model import MAX_ATTEMPTS, WORKER_LOST
+from shared.runs.states import RunState
 
 log = logging.getLogger(__name__)
 

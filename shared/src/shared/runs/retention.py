@@ -13,7 +13,7 @@ from shared import names
 from shared.db import rows_changed, utcnow
 from shared.runs.jobs import report_job
 from shared.runs.kind import RunKind
-from shared.runs.model import TERMINAL_STATES
+from shared.runs.states import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
 CHUNK = 500

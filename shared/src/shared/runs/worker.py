@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import rows_changed, utcnow
 from shared.runs.kind import RunKind
 from shared.runs.lock import HEARTBEAT_INTERVAL_S, RUN_LOCK_TTL_S, RunLock
-from shared.runs.model import ACTIVE_STATES, MAX_ATTEMPTS, WORKER_LOST, RunState
+from shared.runs.model import MAX_ATTEMPTS, WORKER_LOST
+from shared.runs.states import ACTIVE_STATES, RunState
 from shared.runs.stop import stop_requested
 
 log = logging.getLogger(__name__)

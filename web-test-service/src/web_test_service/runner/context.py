@@ -87,7 +87,7 @@ class RunContext:
                 return
             time.sleep(min(POLL_INTERVAL_S * 4, left))
 
-    def wait_until(self, probe: Callable[[], T], timeout_ms: float, describe: Callable[[], str]) -> T:
+    def wait_until(self, probe: Callable[[], T | None], timeout_ms: float, describe: Callable[[], str]) -> T:
         """Call probe until it returns something truthy or timeout_ms passes (then StepFailure)."""
         end = time.monotonic() + max(timeout_ms, 0) / 1000
         while True:

@@ -9,8 +9,6 @@ from web_test_service.runner.errors import ScriptError
 
 BRANCH_OPENERS = frozenset({"if"})
 LOOP_OPENERS = frozenset({"while", "times", "forEach"})
-BLOCK_OPENERS = BRANCH_OPENERS | LOOP_OPENERS | {"do"}
-CONTROL_FLOW_COMMANDS = BLOCK_OPENERS | {"elseIf", "else", "end", "repeatIf"}
 
 DEFAULT_LOOP_LIMIT = 1000
 LOOP_LIMIT_MESSAGE = "Max retry limit exceeded. To override it, specify a new limit in the value input field."

@@ -174,7 +174,7 @@ def drain_console(driver: WebDriver) -> list[dict[str, Any]]:
     try:
         return [
             {"level": entry.get("level"), "message": entry.get("message"), "timestamp": entry.get("timestamp")}
-            for entry in driver.get_log("browser")
+            for entry in driver.get_log("browser")  # type: ignore[attr-defined]  # Chromium and Grid have it
         ]
     except Exception:  # the console log is evidence, not a reason to fail the run
         return []

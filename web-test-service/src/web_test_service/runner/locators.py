@@ -17,8 +17,6 @@ ELEMENT_STRATEGIES: dict[str, str] = {
     "xpath": By.XPATH,
 }
 
-OPTION_STRATEGIES = ("label", "value", "id", "index")
-
 
 class LocatorError(ScriptError):
     """A locator string that Selenium IDE would reject."""

@@ -6,9 +6,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.runs.states import RunState
 from web_test_service.runner.control_flow import command_name
 
-PASSED, FAILED, ERROR, STOPPED, SKIPPED = "passed", "failed", "error", "stopped", "skipped"
+PASSED, FAILED, ERROR, STOPPED = RunState.passed, RunState.failed, RunState.error, RunState.stopped
+SKIPPED = "skipped"  # a step's state only: the command was marked skip
 
 
 @dataclass

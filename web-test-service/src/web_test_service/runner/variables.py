@@ -56,7 +56,7 @@ def js_number(value: float) -> str:
         return "0"
     sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
     digits = "".join(map(str, digit_tuple))
-    point = exponent + len(digits)  # digits * 10**(point - len(digits))
+    point = int(exponent) + len(digits)  # digits * 10**(point - len(digits)); finite, so an int exponent
     if len(digits) <= point <= 21:
         text = digits + "0" * (point - len(digits))
     elif 0 < point <= 21:

@@ -97,12 +97,12 @@ def do_submit(ctx: RunContext, inv: Invocation) -> str:
 L = Arg.LOCATOR
 
 ACTIONS: dict[str, CommandSpec] = {
-    "type": CommandSpec(do_type, L, Arg.OPTIONAL_TEXT, retried=True),
-    "sendKeys": CommandSpec(do_send_keys, L, Arg.OPTIONAL_TEXT, retried=True, keys=True),
+    "type": CommandSpec(do_type, L, Arg.OPTIONAL_TEXT),
+    "sendKeys": CommandSpec(do_send_keys, L, Arg.OPTIONAL_TEXT, keys=True),
     "editContent": CommandSpec(do_edit_content, L, Arg.OPTIONAL_TEXT),
-    "check": CommandSpec(do_check, L, retried=True),
-    "uncheck": CommandSpec(do_uncheck, L, retried=True),
-    "select": CommandSpec(do_select, L, Arg.OPTION, retried=True),
+    "check": CommandSpec(do_check, L),
+    "uncheck": CommandSpec(do_uncheck, L),
+    "select": CommandSpec(do_select, L, Arg.OPTION),
     "addSelection": CommandSpec(do_add_selection, L, Arg.OPTION),
     "removeSelection": CommandSpec(do_remove_selection, L, Arg.OPTION),
     "submit": CommandSpec(do_submit, L),

@@ -91,7 +91,7 @@ def do_drag_and_drop_to_object(ctx: RunContext, inv: Invocation) -> None:
 L = Arg.LOCATOR
 
 ACTIONS: dict[str, CommandSpec] = {
-    "click": CommandSpec(do_click, L, retried=True),
+    "click": CommandSpec(do_click, L),
     "doubleClick": CommandSpec(do_double_click, L),
     "mouseDown": CommandSpec(do_mouse_down, L),
     "mouseUp": CommandSpec(do_mouse_up, L),

@@ -41,7 +41,8 @@ def do_select_frame(ctx: RunContext, inv: Invocation) -> None:
             if part == "..":
                 switch.parent_frame()
             elif part.strip().isdecimal():
-                ctx.retry(lambda index=int(part): switch.frame(index))
+                index = int(part)
+                ctx.retry(lambda: switch.frame(index))  # noqa: B023 (called at once, inside the loop)
             else:
                 raise ScriptError(f"Invalid frame index {part!r}")
     else:

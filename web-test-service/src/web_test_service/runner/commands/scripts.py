@@ -30,7 +30,7 @@ def do_execute_script(ctx: RunContext, inv: Invocation) -> None:
 
 def do_execute_async_script(ctx: RunContext, inv: Invocation) -> None:
     script, arguments = interpolate_script(inv.raw_target, ctx.variables)
-    timeout_ms = max(ctx.implicit_wait_ms, MIN_ASYNC_SCRIPT_TIMEOUT_MS)
+    timeout_ms: float = max(ctx.implicit_wait_ms, MIN_ASYNC_SCRIPT_TIMEOUT_MS)
     remaining = ctx.remaining_s()
     if remaining is not None:
         timeout_ms = min(timeout_ms, max(1000, remaining * 1000))

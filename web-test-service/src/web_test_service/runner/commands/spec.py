@@ -73,8 +73,6 @@ class CommandSpec:
     handler: Handler | None  # None for control flow, which the engine itself executes
     target: Arg = Arg.NONE
     value: Arg = Arg.NONE
-    # Selenium IDE retries these until the implicit wait runs out.
-    retried: bool = False
     keys: bool = field(default=False)  # the value may hold ${KEY_*}
 
 
