@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,9 +37,19 @@ def _chromium_for_browser_tests(request):
 
 @pytest.fixture()
 def web_worker(start_worker, redis_url, database_url, tmp_path, app):
-    """A real Celery worker on queue 'web' sharing the test's database and Redis."""
-    env = service_env(redis_url, database_url, tmp_path)
-    return start_worker("web_test_service.worker", "web", env)
+    """A real Celery worker on queue 'web' sharing the test's database and Redis.
+
+    Its temporary files (the browsers' profiles) go to a folder of its own, so a test can tell its
+    worker's browsers from those of anything else running on the machine. The folder is short on
+    purpose: Chromium's singleton socket lives in TMPDIR and a Unix socket path has at most 107 bytes.
+    """
+    temp_dir = tempfile.mkdtemp(prefix="tf-web-")
+    try:
+        yield start_worker(
+            "web_test_service.worker", "web", service_env(redis_url, database_url, tmp_path, TMPDIR=temp_dir)
+        )
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

@@ -33,10 +33,19 @@ def run_to_end(client, headers, script_id, timeout=90, **body):
     return wait_until(finished, timeout, 0.2, what="the run to finish")
 
 
-def browser_processes():
+def browser_processes(worker) -> list[int]:
+    """Live browser and driver processes of this test's worker: below it, or with a profile in its TMPDIR
+    (a browser whose chromedriver died is no longer below the worker, but is still its own)."""
+    temp_dir = worker.env["TMPDIR"]
+    below = {p.pid for p in psutil.Process(worker.proc.pid).children(recursive=True)}
     found = []
-    for proc in psutil.process_iter(["name", "status"]):
-        if proc.info["name"] in ("chromium", "chromedriver", "chrome") and proc.info["status"] != psutil.STATUS_ZOMBIE:
+    for proc in psutil.process_iter(["name", "status", "cmdline"]):
+        if (
+            proc.info["name"] not in ("chromium", "chromedriver", "chrome")
+            or proc.info["status"] == psutil.STATUS_ZOMBIE
+        ):
+            continue
+        if proc.pid in below or temp_dir in " ".join(proc.info["cmdline"] or []):
             found.append(proc.pid)
     return found
 
@@ -64,7 +73,7 @@ def test_passed_run_with_junit(client, auth_header, web_worker, site):
     cases = junit.findall(".//testcase")
     assert len(cases) == 1 and cases[0].get("name") == "login ok"
     assert cases[0].find("failure") is None and cases[0].find("error") is None
-    assert not browser_processes()
+    assert not browser_processes(web_worker)
 
 
 def test_failed_assertion_gives_screenshot_and_junit_failure(client, auth_header, web_worker, site):
@@ -117,7 +126,7 @@ def test_stop_mid_run_within_5s_leaves_no_browser(client, auth_header, web_worke
     print(f"stopped {time.monotonic() - asked:.2f}s after the request")
     status = client.get(f"{API}/scripts/{script_id}/status", headers=alice).json
     assert status["steps"][0]["state"] == "passed"  # partial results kept
-    wait_until(lambda: not browser_processes(), 10, 0.2, what="no browser process left")
+    wait_until(lambda: not browser_processes(web_worker), 10, 0.2, what="no browser process left")
 
 
 def test_script_timeout_is_an_error(client, auth_header, web_worker, site):
