@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator):
                 value = value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value, dialect):  # noqa: ARG002 (SQLAlchemy's signature)
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value

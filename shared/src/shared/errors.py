@@ -144,6 +144,6 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(503, "broker_unavailable", "the broker is not reachable; retry shortly")
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception):  # noqa: ARG001 (Flask passes it; log.exception reports it)
         log.exception("unhandled error")
         return error_response(500, "internal_error", "internal error")
