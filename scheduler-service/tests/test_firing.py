@@ -141,10 +141,15 @@ def test_disabled_new_edited_and_stale_schedules_do_not_fire(client, auth_header
 def test_stale_slot_is_skipped(client, auth_header, session):
     sch = make_schedule(client, auth_header)
     _age(session, sch["id"], 30)
-    later = datetime.now(UTC) + timedelta(minutes=10)
-    assert scheduler.claim_due_slots(session=session, now=later, grace_s=0) == []
-    # It was claimed, so a later evaluation within grace does not fire that old slot either.
-    assert scheduler.claim_due_slots(session=session, now=later + timedelta(seconds=5), grace_s=300) == []
+    # Every instant below is pinned to one whole-minute slot, never to where the clock is in its minute.
+    slot = (datetime.now(UTC) + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    late = slot + timedelta(seconds=20)
+    assert scheduler.claim_due_slots(session=session, now=late, grace_s=0) == []
+    # It was claimed, so a later evaluation within grace (same slot) does not fire that old slot either.
+    assert scheduler.claim_due_slots(session=session, now=late + timedelta(seconds=5), grace_s=300) == []
+    # The schedule itself still fires: the next slot, within grace, does.
+    fired = scheduler.claim_due_slots(session=session, now=slot + timedelta(minutes=1, seconds=5), grace_s=300)
+    assert fired == [(sch["id"], slot + timedelta(minutes=1))]
 
 
 @pytest.fixture()
