@@ -177,12 +177,19 @@ def only_own_workers(app: Celery, queue: str, own: list[WorkerProcess]) -> Itera
     The workers get the queue back when the block ends, however it ends (a failed assertion, a restarted
     Redis): a test that fails must not leave the platform paused for the tests after it.
     """
-    others = [n for n in worker_names(app, queue) if n not in {w.hostname for w in own}]
+    own_names = {w.hostname for w in own}
+    others: list[str] = []
+
+    def only_ours() -> bool:
+        # Until an inspect round shows no foreign consumer: one slow to answer a round is cancelled in the next.
+        foreign = [n for n in worker_names(app, queue) if n not in own_names]
+        others.extend(n for n in foreign if n not in others)
+        if foreign:
+            app.control.cancel_consumer(queue, destination=foreign, reply=True, timeout=5)
+        return not foreign
+
     try:
-        if others:
-            app.control.cancel_consumer(queue, destination=others, reply=True, timeout=5)
-            wait_until(lambda: not set(others) & set(worker_names(app, queue, 2)), 20, 0.5,
-                       what=f"platform workers to leave queue {queue}")  # fmt: skip
+        wait_until(only_ours, 60, 0.5, what=f"platform workers to leave queue {queue}")
         yield others
     finally:
         if others:

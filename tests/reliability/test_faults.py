@@ -195,8 +195,8 @@ def test_redis_restart_with_200_queued_runs_loses_none_and_runs_none_twice(platf
         assert all(m["task"] == names.WEB_RUN_SCRIPT and m["args"] == [ours[m["id"]]] for m in run_messages)
         republished = [m for m in others if m["task"] == names.WEB_RUN_SCRIPT and m["args"] and m["args"][0] in runs]
         assert not republished, f"runs published again under another task id: {republished}"
-        # The rest is the beat's periodic reaper, sent while nobody consumed the queue; it expires unexecuted.
-        assert all(m["task"] == names.WEB_REAP_STUCK_RUNS for m in others), shown
+        # The rest is not ours to count: the beat's reaper every REAPER_INTERVAL_S (sent while nobody consumed
+        # the queue; it expires unexecuted), its 02:00 UTC cleanup, a stale message of an earlier test restored.
         started = time.monotonic()
 
         def all_done():
