@@ -132,12 +132,14 @@ def test_two_real_beats_fire_once_per_tick_and_take_over(redis_url, database_url
         active = next(n for n, b in beats.items() if b.proc.pid == pid)
         standby = "b" if active == "a" else "a"
         wait_until(lambda: sent(redis_url, names.MAINTENANCE_PING), 10, what="the first ping")
+        standby_file = tmp_path / standby / "heartbeat" / "beat"
+        # The standby may still be starting (imports, first lock round): its file appears on its first round.
+        wait_until(standby_file.exists, 30, 0.1, what=f"the standby beat's heartbeat file {standby_file}")
 
         # Count over a window of ticks with both beats running.
         window = 15
         first = len(sent(redis_url, names.MAINTENANCE_PING))
         started = time.monotonic()
-        standby_file = tmp_path / standby / "heartbeat" / "beat"
         standby_ages = []
         while time.monotonic() - started < window:
             standby_ages.append(time.time() - standby_file.stat().st_mtime)
@@ -163,7 +165,10 @@ def test_two_real_beats_fire_once_per_tick_and_take_over(redis_url, database_url
         takeover = time.monotonic() - killed_at
         print(f"takeover after kill -9: {takeover:.2f}s (lock timeout {lock_timeout}s)")
         assert takeover <= lock_timeout + loop + 1
-        assert client.get(BEAT_HOLDER_KEY).decode() != holder
+        # The new holder writes BEAT_HOLDER_KEY after its tick has sent the due entries: wait for it, do not sample.
+        wait_until(lambda: client.get(BEAT_HOLDER_KEY).decode() != holder, 5, 0.05,
+                   what="the standby to record itself as the holder")  # fmt: skip
+        assert client.get(BEAT_HOLDER_KEY).decode() == f"{holder.rsplit(':', 1)[0]}:{beats[standby].proc.pid}"
         wait_until(lambda: len(sent(redis_url, names.MAINTENANCE_PING)) >= before + 3, 10, what="steady firing")
         headers = sent(redis_url, names.MAINTENANCE_PING)
         assert len({h[SLOT_HEADER] for h in headers}) == len(headers), "a slot fired twice around the takeover"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +122,9 @@ def test_a_slot_is_claimed_once_even_by_racing_evaluations(client, auth_header, 
 
 
 def test_disabled_new_edited_and_stale_schedules_do_not_fire(client, auth_header, session):
+    # Evaluated at an instant before every creation and edit below, so a minute boundary crossed while the test
+    # runs cannot make the next slot due: the latest slot at `before` always predates them.
+    before = datetime.now(UTC)
     fresh = make_schedule(client, auth_header)  # created this minute: this minute's slot predates it
     disabled = make_schedule(client, auth_header)
     _age(session, disabled["id"], 3)
@@ -128,7 +132,7 @@ def test_disabled_new_edited_and_stale_schedules_do_not_fire(client, auth_header
     edited = make_schedule(client, auth_header)
     _age(session, edited["id"], 3)
     client.patch(f"{URL}/{edited['id']}", json={"name": "renamed"}, headers=auth_header("tester", "alice"))
-    assert scheduler.claim_due_slots(session=session, now=datetime.now(UTC), grace_s=300) == []
+    assert scheduler.claim_due_slots(session=session, now=before, grace_s=300) == []
 
     hourly = make_schedule(client, auth_header, cron="0 * * * *")
     _age(session, hourly["id"], 180)
@@ -141,10 +145,15 @@ def test_disabled_new_edited_and_stale_schedules_do_not_fire(client, auth_header
 def test_stale_slot_is_skipped(client, auth_header, session):
     sch = make_schedule(client, auth_header)
     _age(session, sch["id"], 30)
-    later = datetime.now(UTC) + timedelta(minutes=10)
-    assert scheduler.claim_due_slots(session=session, now=later, grace_s=0) == []
-    # It was claimed, so a later evaluation within grace does not fire that old slot either.
-    assert scheduler.claim_due_slots(session=session, now=later + timedelta(seconds=5), grace_s=300) == []
+    # Every instant below is pinned to one whole-minute slot, never to where the clock is in its minute.
+    slot = (datetime.now(UTC) + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    late = slot + timedelta(seconds=20)
+    assert scheduler.claim_due_slots(session=session, now=late, grace_s=0) == []
+    # It was claimed, so a later evaluation within grace (same slot) does not fire that old slot either.
+    assert scheduler.claim_due_slots(session=session, now=late + timedelta(seconds=5), grace_s=300) == []
+    # The schedule itself still fires: the next slot, within grace, does.
+    fired = scheduler.claim_due_slots(session=session, now=slot + timedelta(minutes=1, seconds=5), grace_s=300)
+    assert fired == [(sch["id"], slot + timedelta(minutes=1))]
 
 
 @pytest.fixture()
@@ -156,7 +165,10 @@ def maintenance_worker(start_worker, redis_url, database_url, tmp_path, app, tar
 def test_worker_evaluations_fire_one_run_per_slot_and_record_jobs(
     client, auth_header, session, target, redis_url, maintenance_worker
 ):
-    sch = make_schedule(client, auth_header, "carol")
+    # A cron naming the current minute: its latest slot stays that one even if the test crosses into the next
+    # minute, so "once per slot" means one firing however the two evaluations fall (Berlin is whole hours off UTC).
+    minute = datetime.now(UTC).minute
+    sch = make_schedule(client, auth_header, "carol", cron=f"{minute} * * * *")
     _age(session, sch["id"], 3)
     producer = make_celery("test-producer", BaseServiceSettings(redis_url=redis_url, auth_secret=TEST_SECRET))
     # Two evaluations, as two beats would send them in the same minute.
@@ -191,9 +203,16 @@ def test_worker_evaluations_fire_one_run_per_slot_and_record_jobs(
     assert client.get("/api/v1/scheduler/jobs", headers=auth_header("tester")).status_code == 403
     assert client.get("/api/v1/scheduler/jobs?job=nope", headers=auth_header("admin")).status_code == 422
 
-    # Both evaluations ran; the slot fired once.
+    # Both evaluations finished (not just arrived: the worker logs a line on receipt too); the slot fired once.
     log = maintenance_worker.log
-    wait_until(lambda: log.read_text().count(f"Task {names.MAINTENANCE_EVALUATE_SCHEDULES}[") >= 2, 20)
+    finished = re.compile(rf"Task {re.escape(names.MAINTENANCE_EVALUATE_SCHEDULES)}\[[^\]]+\] succeeded in \S+: (.*)$")
+
+    def evaluations():
+        results = [m.group(1) for line in log.read_text().splitlines() if (m := finished.search(line))]
+        return results if len(results) >= 2 else None
+
+    results = wait_until(evaluations, 20, what="both evaluations to finish")
+    assert sorted(results) == sorted([repr({"fired": [sch["id"]]}), repr({"fired": []})]), results
     assert len(target.requests) == 1
     claims = jwt.decode(target.requests[0]["headers"]["Authorization"].split()[1], TEST_SECRET, algorithms=["HS256"])
     assert claims["sub"] == "carol"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -12,7 +14,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import kombu.exceptions
 import psutil
+import redis.exceptions
 import requests
 from celery import Celery
 
@@ -92,7 +96,11 @@ class Api:
         return self.call("POST", f"{WEB}/scripts", 201, json=body)["id"]
 
     def web_run(self, script_id: str, **body) -> str:
-        return self.call("POST", f"{WEB}/scripts/{script_id}/run", 202, json=body)["run_id"]
+        return self.web_start(script_id, **body)["run_id"]
+
+    def web_start(self, script_id: str, **body) -> dict:
+        """The 202 answer to starting a run: run_id, task_id, state."""
+        return self.call("POST", f"{WEB}/scripts/{script_id}/run", 202, json=body)
 
     def web_status(self, script_id: str) -> dict:
         return self.call("GET", f"{WEB}/scripts/{script_id}/status", 200)
@@ -130,25 +138,62 @@ def celery_app(redis_url: str) -> Celery:
     return Celery("faults", broker=redis_url)
 
 
+# What a control connection may raise while Redis restarts or a worker reconnects: keep trying, until a deadline.
+BROKER_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, kombu.exceptions.OperationalError,
+               ConnectionError, TimeoutError)  # fmt: skip
+
+
 def worker_names(app: Celery, queue: str, timeout: float = 5.0) -> list[str]:
     """Node names of the workers consuming queue, as they answer."""
     replies = app.control.inspect(timeout=timeout).active_queues() or {}
     return [node for node, queues in replies.items() if any(q["name"] == queue for q in queues)]
 
 
+def give_queue_back(broker_url: str, queue: str, nodes: list[str], timeout: float = 90) -> None:
+    """add_consumer(queue) on nodes until each of them lists queue in active_queues again.
+
+    Each round uses a fresh control connection: the old one may point at a Redis that was restarted
+    meanwhile, and a worker that is still reconnecting misses a broadcast, so the round repeats.
+    """
+
+    def back() -> bool:
+        app = celery_app(broker_url)
+        try:
+            missing = set(nodes) - set(worker_names(app, queue, 2))
+            if missing:
+                app.control.add_consumer(queue, destination=sorted(missing), reply=True, timeout=2)
+                missing -= set(worker_names(app, queue, 2))
+            return not missing
+        finally:
+            app.close()
+
+    wait_until(back, timeout, 1.0, what=f"{nodes} consuming {queue} again", ignore=BROKER_DOWN)
+
+
 @contextlib.contextmanager
 def only_own_workers(app: Celery, queue: str, own: list[WorkerProcess]) -> Iterator[list[str]]:
-    """Make the platform's workers stop consuming queue (remote control), so only ours take its runs."""
-    others = [n for n in worker_names(app, queue) if n not in {w.hostname for w in own}]
-    if others:
-        app.control.cancel_consumer(queue, destination=others, reply=True, timeout=5)
-        wait_until(lambda: not set(others) & set(worker_names(app, queue, 2)), 20, 0.5,
-                   what=f"platform workers to leave queue {queue}")  # fmt: skip
+    """Make the platform's workers stop consuming queue (remote control), so only ours take its runs.
+
+    The workers get the queue back when the block ends, however it ends (a failed assertion, a restarted
+    Redis): a test that fails must not leave the platform paused for the tests after it.
+    """
+    own_names = {w.hostname for w in own}
+    others: list[str] = []
+
+    def only_ours() -> bool:
+        # Until an inspect round shows no foreign consumer: one slow to answer a round is cancelled in the next.
+        foreign = [n for n in worker_names(app, queue) if n not in own_names]
+        others.extend(n for n in foreign if n not in others)
+        if foreign:
+            app.control.cancel_consumer(queue, destination=foreign, reply=True, timeout=5)
+        return not foreign
+
     try:
+        wait_until(only_ours, 60, 0.5, what=f"platform workers to leave queue {queue}")
         yield others
     finally:
         if others:
-            app.control.add_consumer(queue, destination=others, reply=True, timeout=5)
+            give_queue_back(app.conf.broker_url, queue, others)
 
 
 def own_worker(platform, app_module: str, queue: str, concurrency: int = 1) -> WorkerProcess:
@@ -156,9 +201,42 @@ def own_worker(platform, app_module: str, queue: str, concurrency: int = 1) -> W
     return WorkerProcess(app_module, queue, env, concurrency=concurrency).start(timeout=90)
 
 
-def queue_length(client, queue: str) -> int:
-    """Messages waiting in queue, over all of kombu's priority lists."""
-    return sum(client.llen(queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}") for step in PRIORITY_STEPS)
+def queue_keys(queue: str) -> list[str]:
+    """kombu's Redis lists of queue, one per priority step."""
+    return [queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
+
+
+def queued_messages(client, queue: str) -> list[dict]:
+    """Every message waiting in queue, as its headers say: task name, task id, args, expiry, redelivery."""
+    found = []
+    for key in queue_keys(queue):
+        for raw in client.lrange(key, 0, -1):
+            message = json.loads(raw)
+            headers = message.get("headers") or {}
+            body = message.get("body") or ""
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0] if body else None
+            found.append(
+                {
+                    "task": headers.get("task"),
+                    "id": headers.get("id"),
+                    "args": args,
+                    "expires": headers.get("expires"),
+                    "redelivered": bool(headers.get("redelivered")),
+                }
+            )
+    return found
+
+
+def broker_task_ids(client, queue: str) -> set[str]:
+    """Ids of the tasks waiting in queue or delivered to a worker and not yet acked (kombu's `unacked` hash)."""
+    ids = {m["id"] for m in queued_messages(client, queue)}
+    for raw in client.hvals("unacked"):
+        message, _exchange, routing_key = json.loads(raw)
+        if routing_key == queue:
+            ids.add((message.get("headers") or {}).get("id"))
+    return ids
 
 
 def lock_holder(redis, run_id: str) -> tuple[str, int] | None:

@@ -426,8 +426,9 @@ def test_gateway_rate_limit_is_json_429(platform, tmp_path):
     proc = BackgroundProcess([nginx, "-p", str(tmp_path / "nginx"), "-c", str(conf), "-e", "stderr"]).start()
     try:
         base = f"http://127.0.0.1:{port}"
+        # Refused until the second nginx listens.
         wait_until(lambda: requests.get(base + "/flower/metrics", timeout=5).status_code == 401, 30, 0.2,
-                   what="the second gateway")  # fmt: skip
+                   what="the second gateway", ignore=(requests.ConnectionError,))  # fmt: skip
         headers = platform.headers("viewer", "sec-rate")
         SENT_TOKENS.add(headers["Authorization"].split(" ", 1)[1])
         codes = [requests.get(base + "/api/v1/web-test/scripts", headers=headers, timeout=30) for _ in range(20)]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -70,18 +71,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1, what: str = "condition"):
-    """Poll predicate until it returns a truthy value; fail the test at the deadline."""
+def wait_until(
+    predicate: Callable[[], object],
+    timeout: float,
+    interval: float = 0.1,
+    what: str = "condition",
+    ignore: tuple[type[BaseException], ...] = (),
+):
+    """Poll predicate until it returns a truthy value (and return it); fail the test at the deadline.
+
+    An exception of the predicate is raised at once, noted with `what`: a broken check must not
+    pass for "not yet" until the deadline. Only the types in `ignore` (e.g. a connection refused
+    while a server starts) mean "not yet"; the last of them is named if the deadline passes.
+    """
     deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
+    last_exc: BaseException | None = None
+    while True:
         try:
             value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # keep polling; report the last error at the deadline
-            last_exc = exc
-        time.sleep(interval)
+        except ignore as exc:
+            last_exc, value = exc, None
+        except Exception as exc:
+            exc.add_note(f"raised by the predicate while waiting for {what}")
+            raise
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(interval, remaining))
     raise AssertionError(
         f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else "")
     )
@@ -108,7 +126,16 @@ class RedisServer:
         args += ["--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis_from_url(self.url, 0.5)
-        wait_until(client.ping, 10, 0.05, what=f"redis-server on {self.port}")
+        proc = self.proc
+
+        def answers():
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server on {self.port} exited with {proc.returncode}")
+            return client.ping()
+
+        # Refused until it listens; BusyLoadingError (a ConnectionError) while it loads its AOF.
+        wait_until(answers, 10, 0.05, what=f"redis-server on {self.port}",
+                   ignore=(redis.ConnectionError, redis.TimeoutError))  # fmt: skip
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -314,7 +341,8 @@ def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) 
 
 
 def wait_for_http(url: str, timeout: float = 30, status: int | None = None) -> None:
-    """Wait until url answers (any status, or the given one)."""
+    """Wait until url answers (any status, or the given one); refused or reset means not yet."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -326,4 +354,5 @@ def wait_for_http(url: str, timeout: float = 30, status: int | None = None) -> N
             code = exc.code
         return status is None or code == status
 
-    wait_until(answers, timeout, 0.1, what=f"{url} to answer")
+    # URLError, refused, reset and timeouts are OSErrors; a half-started server may send a bad status line.
+    wait_until(answers, timeout, 0.1, what=f"{url} to answer", ignore=(OSError, http.client.HTTPException))
