@@ -116,8 +116,14 @@ def test_a_worker_that_lost_its_run_cannot_overwrite_the_newer_attempt(app, sett
 
 def our_browsers() -> list[int]:
     """chromium/chromedriver processes started by this test process."""
-    names = ("chromium", "chromedriver", "chrome")
-    return [p.pid for p in psutil.Process().children(recursive=True) if p.name() in names and p.is_running()]
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.name() in ("chromium", "chromedriver", "chrome") and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
+        except psutil.NoSuchProcess:  # it ended while we looked
+            continue
+    return found
 
 
 @pytest.mark.browser
