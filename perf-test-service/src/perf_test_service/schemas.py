@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_fie
 
 from perf_test_service.scenario import Thresholds
 from shared import paths
+from shared.pagination import Page
 from shared.runs.schemas import RunFields
 
 
@@ -72,9 +73,8 @@ class ScenarioRead(BaseModel):
         return self.definition.get("thresholds")
 
 
-class ScenarioList(BaseModel):
+class ScenarioList(Page):
     items: list[ScenarioRead]
-    total: int
 
 
 class PerfRunRead(RunFields):
@@ -112,6 +112,5 @@ class NoPerfRunYet(BaseModel):
     stats: None = None
 
 
-class PerfRunList(BaseModel):
+class PerfRunList(Page):
     items: list[PerfRunRead]
-    total: int

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scheduler_service.cron import validate_cron, validate_timezone
 from shared import names
+from shared.pagination import Page
 
 TargetKind = Literal["web-test", "perf-test"]
 OutcomeStatus = Literal["started", "target_not_found", "run_active", "rejected", "error", "skipped"]
@@ -102,11 +103,8 @@ class ScheduleRead(BaseModel):
     updated_at: datetime
 
 
-class ScheduleList(BaseModel):
+class ScheduleList(Page):
     items: list[ScheduleRead]
-    total: int
-    limit: int
-    offset: int
 
 
 class TriggerRead(Outcome):
@@ -131,8 +129,5 @@ class JobRunRead(BaseModel):
     outcome: dict[str, Any]
 
 
-class JobRunList(BaseModel):
+class JobRunList(Page):
     items: list[JobRunRead]
-    total: int
-    limit: int
-    offset: int

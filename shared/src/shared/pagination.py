@@ -10,6 +10,15 @@ from sqlalchemy.orm import Session
 from shared.errors import Unprocessable
 from shared.responses import dump
 
+
+class Page(BaseModel):
+    """The list envelope; each list's model adds its `items`."""
+
+    total: int
+    limit: int
+    offset: int
+
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 

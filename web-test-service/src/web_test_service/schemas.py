@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from shared import paths
+from shared.pagination import Page
 from shared.runs.schemas import RunFields
 
 MAX_COMMANDS = 5000
@@ -116,9 +117,8 @@ class ScriptRead(BaseModel):
     updated_at: datetime
 
 
-class ScriptList(BaseModel):
+class ScriptList(Page):
     items: list[ScriptRead]
-    total: int
 
 
 class ImportedProject(BaseModel):
@@ -171,6 +171,5 @@ class NoRunYet(BaseModel):
     steps: list[StepRead] = []
 
 
-class RunList(BaseModel):
+class RunList(Page):
     items: list[RunRead]
-    total: int
