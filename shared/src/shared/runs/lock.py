@@ -86,7 +86,7 @@ class RunLock:
     def take_over_if_holder_dead(self) -> bool:
         """Take the lock from a holder on this host whose process is gone; False if it may be alive."""
         current = self.client.get(self.key)
-        if not holder_is_dead(current):
+        if current is None or not holder_is_dead(current):
             return False
         return bool(self.client.eval(_TAKE_OVER_FROM, 1, self.key, current, self.token, self.ttl_s))
 
