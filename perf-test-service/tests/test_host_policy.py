@@ -10,7 +10,6 @@ from perf_test_service.host_policy import (
     HostNotAllowed,
     check_host,
     extract_hostname,
-    is_host_allowed,
     parse_allowed_hosts,
 )
 
@@ -48,7 +47,8 @@ def test_default_is_loopback_only():
     for url in ("http://127.0.0.1:8000", "http://[::1]:8000", "http://localhost:8000", "127.0.0.1"):
         check_host(url)  # real resolution of "localhost"
     for url in ("http://10.0.0.5", "http://example.com", "http://0.0.0.0:80"):
-        assert not is_host_allowed(url)
+        with pytest.raises(HostNotAllowed):
+            check_host(url)
 
 
 def test_parse_allowed_hosts_splits_and_normalises():

@@ -38,6 +38,19 @@ def test_celery_limits_derive_from_the_longest_run():
     assert settings.visibility_timeout > settings.task_time_limit
 
 
+def test_every_service_shares_one_visibility_timeout_above_its_longest_task():
+    from perf_test_service.config import PerfTestSettings
+    from scheduler_service.config import SchedulerSettings
+    from web_test_service.config import WebTestSettings
+
+    services = [cls(_env_file=None) for cls in (WebTestSettings, PerfTestSettings, SchedulerSettings)]
+    assert len({s.visibility_timeout for s in services}) == 1  # a sweep by any worker spares every live run
+    assert all(s.visibility_timeout > s.longest_task_s for s in services)
+    with pytest.raises(ValueError, match="BROKER_VISIBILITY_TIMEOUT_S"):
+        PerfTestSettings(_env_file=None, PERF_MAX_RUN_TIME=7200)  # a 2 h load needs a longer timeout
+    assert PerfTestSettings(_env_file=None, PERF_MAX_RUN_TIME=7200, broker_visibility_timeout_s=8000).visibility_timeout
+
+
 def test_normalize_database_url_keeps_other_drivers():
     assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert normalize_database_url("postgresql+psycopg://h/db") == "postgresql+psycopg://h/db"

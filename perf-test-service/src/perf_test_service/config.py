@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.config import BaseServiceSettings
+from shared.config import HARD_LIMIT_MARGIN_S, BaseServiceSettings
+
+# A load run's task may take this long beyond its run_time: Locust's start-up, the stop and the report.
+RUN_OVERHEAD_S = 120
 
 
 class PerfTestSettings(BaseServiceSettings):
@@ -26,6 +29,11 @@ class PerfTestSettings(BaseServiceSettings):
     perf_locust_master_port: int = Field(default=5557, gt=0, lt=65536)
     # Comma-separated hosts or fnmatch patterns a scenario may target (default: loopback).
     perf_allowed_hosts: str = "127.0.0.1,localhost,::1"
+
+    @property
+    def longest_task_s(self) -> int:
+        """A load run's task may take its run_time plus Locust's start-up, stop and report."""
+        return self.max_run_seconds + RUN_OVERHEAD_S + HARD_LIMIT_MARGIN_S
 
 
 @lru_cache

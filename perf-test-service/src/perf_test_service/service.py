@@ -6,6 +6,7 @@ from celery import Celery
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from perf_test_service.config import RUN_OVERHEAD_S
 from perf_test_service.host_policy import HostNotAllowed, check_host
 from perf_test_service.models import RUNS, Run, Scenario
 from perf_test_service.runner.locustfile import check_locustfile
@@ -76,9 +77,6 @@ def replace_scenario(*, session: Session, user: User, scenario_id: str, spec) ->
 
 
 # --- runs -----------------------------------------------------------------------------------
-
-# A load run's task may take this long beyond its run_time: Locust's start-up, the stop and the report.
-RUN_OVERHEAD_S = 120
 
 
 def validated_params(body: dict, settings) -> RunParams:

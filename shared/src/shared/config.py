@@ -37,9 +37,23 @@ class BaseServiceSettings(BaseSettings):
     result_retention_days: int = Field(default=30, ge=1)
     # The longest run any task of this service may take; Celery limits derive from it.
     max_run_seconds: int = Field(default=3600, gt=0)
+    # One value for every process of the platform: kombu's Redis transport re-delivers every unacked
+    # message in the broker older than the timeout of whichever worker sweeps, so a per-service value
+    # would let the shortest one re-deliver another service's long run while it is still running.
+    broker_visibility_timeout_s: int = Field(default=2 * 3600, gt=0)
     ready_check_timeout_s: float = Field(default=2.0, gt=0)
     worker_alive_ttl_s: int = Field(default=15, gt=2)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _visibility_above_the_longest_task(self) -> BaseServiceSettings:
+        needed = self.longest_task_s + VISIBILITY_MARGIN_S
+        if self.broker_visibility_timeout_s < needed:
+            raise ValueError(
+                f"BROKER_VISIBILITY_TIMEOUT_S ({self.broker_visibility_timeout_s}) must be at least {needed}: "
+                f"this service's longest task may take {self.longest_task_s} s, and Redis would deliver it twice"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_development(self) -> BaseServiceSettings:
@@ -73,8 +87,13 @@ class BaseServiceSettings(BaseSettings):
         return self.max_run_seconds + HARD_LIMIT_MARGIN_S
 
     @property
+    def longest_task_s(self) -> int:
+        """The hard time limit of this service's longest allowed task."""
+        return self.task_time_limit
+
+    @property
     def visibility_timeout(self) -> int:
-        return self.task_time_limit + VISIBILITY_MARGIN_S
+        return self.broker_visibility_timeout_s
 
 
 def normalize_database_url(url: str) -> str:
