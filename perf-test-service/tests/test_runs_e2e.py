@@ -38,16 +38,17 @@ def run_to_end(client, headers, sid, params, timeout=120):
     return wait_until(finished, timeout, 0.25, what="the load run to finish")
 
 
-def locust_processes():
+def locust_processes(var_dir) -> list[int]:
+    """Live Locust processes of this test's worker: their config lies in its VAR_DIR (var_dir/perf-runs/)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if "locust_entry" in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+        if "locust_entry" in cmdline and str(var_dir) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(proc.pid)
     return found
 
 
-def test_passed_run_has_consistent_stats_report_and_csv(client, auth_header, perf_worker, nginx_target):
+def test_passed_run_has_consistent_stats_report_and_csv(client, auth_header, perf_worker, nginx_target, tmp_path):
     alice = auth_header("tester", "alice")
     sid = create(client, alice, scenario(nginx_target, thresholds={"max_failure_ratio": 0.0, "p95_ms": 1000}))
     status = run_to_end(client, alice, sid, {"user_count": 4, "spawn_rate": 4, "run_time": "3s"})
@@ -64,7 +65,7 @@ def test_passed_run_has_consistent_stats_report_and_csv(client, auth_header, per
     rows = list(csv.DictReader(io.StringIO(client.get(status["stats_csv_url"], headers=alice).data.decode())))
     aggregated = next(r for r in rows if r["Name"] == "Aggregated")
     assert int(aggregated["Request Count"]) == total["requests"]
-    assert not locust_processes()
+    assert not locust_processes(tmp_path)
 
 
 def test_threshold_breach_fails_the_run(client, auth_header, perf_worker, nginx_target):
@@ -78,7 +79,7 @@ def test_threshold_breach_fails_the_run(client, auth_header, perf_worker, nginx_
     assert status["stats"]["errors"] and status["error"]["code"] == "threshold_failed"
 
 
-def test_stop_mid_run_ends_the_load_and_keeps_results(client, auth_header, perf_worker, nginx_target):
+def test_stop_mid_run_ends_the_load_and_keeps_results(client, auth_header, perf_worker, nginx_target, tmp_path):
     alice = auth_header("tester", "alice")
     sid = create(client, alice, scenario(nginx_target))
     assert (
@@ -99,7 +100,7 @@ def test_stop_mid_run_ends_the_load_and_keeps_results(client, auth_header, perf_
     print(f"load stopped {time.monotonic() - asked:.2f}s after the request")
     status = client.get(f"{API}/scenarios/{sid}/status", headers=alice).json
     assert status["stats"]["total"]["requests"] > 0
-    wait_until(lambda: not locust_processes(), 10, 0.2, what="no Locust process left")
+    wait_until(lambda: not locust_processes(tmp_path), 10, 0.2, what="no Locust process left")
     wait_until(lambda: client.get(f"{API}/scenarios/{sid}/status", headers=alice).json.get("report_url"), 10, 0.2,
                what="the partial report")  # fmt: skip
 
