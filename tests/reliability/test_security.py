@@ -468,10 +468,29 @@ def test_platform_gateway_has_generous_limit(platform):
     assert set(codes) == {200}, sorted(set(codes))
 
 
-# --- secrets in logs (last: scans what every test above sent) ---------------------------------------------
+# --- secrets in logs (last, so it also scans what every test above sent) ---------------------------------------------
+
+
+def _send_own_traffic(platform) -> None:
+    """Good and bad tokens on every service, accepted, refused and failing requests: what the logs must not keep.
+
+    The test sends its own, so it holds alone too; run after the tests above, it also scans what they sent.
+    """
+    gw = platform.gateway
+    for caller in ("viewer", "owner", "admin"):
+        headers = _headers(platform, caller)
+        for service in SERVICES:
+            assert requests.get(f"{gw}/api/v1/{service}/me", headers=headers, timeout=30).status_code == 200
+        bad_body = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=headers, json={"name": ""}, timeout=30)
+        assert bad_body.status_code in (403, 422)
+    for token in _bad_tokens().values():
+        SENT_TOKENS.add(token)
+        resp = requests.get(f"{gw}/api/v1/web-test/scripts", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert resp.status_code == 401
 
 
 def test_no_secret_or_token_in_logs_or_state(platform):
+    _send_own_traffic(platform)
     secrets = {"AUTH_SECRET": TEST_SECRET.encode(), "Flower password": platform.flower_auth[1].encode()}
     secrets |= {f"token {t[:12]}…": t.encode() for t in SENT_TOKENS}
     secrets |= {f"token signature {t[:12]}…": t.rsplit(".", 1)[-1].encode() for t in SENT_TOKENS if t.count(".") == 2
