@@ -18,8 +18,7 @@ from scheduler_service.config import SchedulerSettings
 from scheduler_service.entries import beat_schedule
 from scheduler_service.lock import SLOT_HEADER
 from shared import names
-from shared.broker import KOMBU_PRIORITY_SEP
-from shared.celery_factory import PRIORITY_STEPS
+from shared.broker import priority_queue_keys
 from shared.redis_client import redis_from_url
 from shared.testing import BackgroundProcess, service_env, wait_until
 
@@ -28,8 +27,7 @@ def sent(redis_url: str, task: str, queue: str = names.MAINTENANCE_QUEUE) -> lis
     """Headers of every message of task waiting in queue (nobody consumes it here)."""
     client = redis_from_url(redis_url)
     out = []
-    for step in PRIORITY_STEPS:
-        key = queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}"
+    for key in priority_queue_keys(queue):
         for raw in client.lrange(key, 0, -1):
             headers = json.loads(raw)["headers"]
             if headers.get("task") == task:

@@ -20,11 +20,10 @@ import redis.exceptions
 import requests
 from celery import Celery
 
-from shared.broker import KOMBU_PRIORITY_SEP
-from shared.celery_factory import PRIORITY_STEPS
+from shared.broker import priority_queue_keys
 from shared.runs.lock import lock_key
 from shared.testing import WorkerProcess, wait_until
-from tests.harness import ROOT
+from tests.harness import ROOT, alive
 
 SITE_DIR = ROOT / "web-test-service" / "tests" / "site"
 WEB = "/api/v1/web-test"
@@ -201,15 +200,10 @@ def own_worker(platform, app_module: str, queue: str, concurrency: int = 1) -> W
     return WorkerProcess(app_module, queue, env, concurrency=concurrency).start(timeout=90)
 
 
-def queue_keys(queue: str) -> list[str]:
-    """kombu's Redis lists of queue, one per priority step."""
-    return [queue if step == 0 else f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in PRIORITY_STEPS]
-
-
 def queued_messages(client, queue: str) -> list[dict]:
     """Every message waiting in queue, as its headers say: task name, task id, args, expiry, redelivery."""
     found = []
-    for key in queue_keys(queue):
+    for key in priority_queue_keys(queue):
         for raw in client.lrange(key, 0, -1):
             message = json.loads(raw)
             headers = message.get("headers") or {}
@@ -286,15 +280,8 @@ class HolderWatch:
 def sigkill(pid: int, timeout: float = 10) -> float:
     """SIGKILL one process; return when it is gone (monotonic time)."""
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not _alive(pid), timeout, 0.02, what=f"pid {pid} to die")
+    wait_until(lambda: not alive(pid), timeout, 0.02, what=f"pid {pid} to die")
     return time.monotonic()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 # --- leftovers -----------------------------------------------------------------------------
