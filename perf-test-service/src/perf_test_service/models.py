@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import names
 from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
-from shared.runs.model import RunColumns, active_run_index
+from shared.runs.model import RunColumns, active_run_index, target_reference
 
 Base = make_base()
 
@@ -27,9 +27,7 @@ class Run(RunColumns, Base):
     __tablename__ = "perf_runs"
     __table_args__ = (active_run_index("uq_perf_runs_active_scenario", "scenario_id"),)
 
-    scenario_id: Mapped[str | None] = mapped_column(
-        String(32), ForeignKey("scenarios.id", ondelete="SET NULL"), index=True, nullable=True
-    )
+    scenario_id: Mapped[str | None] = target_reference("scenarios")
     scenario_name: Mapped[str] = mapped_column(String(300), default="")
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)

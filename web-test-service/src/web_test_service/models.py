@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared import names
 from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
-from shared.runs.model import RunColumns, active_run_index
+from shared.runs.model import RunColumns, active_run_index, target_reference
 
 Base = make_base()
 
@@ -31,9 +31,7 @@ class Run(RunColumns, Base):
     __tablename__ = "web_runs"
     __table_args__ = (active_run_index("uq_web_runs_active_script", "script_id"),)
 
-    script_id: Mapped[str | None] = mapped_column(
-        String(32), ForeignKey("scripts.id", ondelete="SET NULL"), index=True, nullable=True
-    )
+    script_id: Mapped[str | None] = target_reference("scripts")
     script_name: Mapped[str] = mapped_column(String(300), default="")
     base_url: Mapped[str] = mapped_column(String(2000), default="")
     variables: Mapped[dict] = mapped_column(JSON, default=dict)

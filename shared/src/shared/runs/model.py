@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.config import HARD_LIMIT_MARGIN_S, SOFT_LIMIT_MARGIN_S
@@ -33,6 +34,11 @@ def task_time_limits(time_limit_s: float) -> dict[str, float]:
 def active_run_index(name: str, target_column: str) -> Index:
     """At most one queued or running run per target, enforced by the database."""
     return Index(name, target_column, unique=True, sqlite_where=ACTIVE_RUN_WHERE, postgresql_where=ACTIVE_RUN_WHERE)
+
+
+def target_reference(table: str) -> Any:
+    """The run's script or scenario: kept as history (NULL) when the target is deleted."""
+    return mapped_column(String(32), ForeignKey(f"{table}.id", ondelete="SET NULL"), index=True, nullable=True)
 
 
 class RunColumns:
