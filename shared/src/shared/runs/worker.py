@@ -114,13 +114,7 @@ class Attempt(Generic[T]):
 
     def should_stop(self) -> bool:
         """True once the user asked to stop or this attempt lost the run."""
-        if self.lost.is_set():
-            return True
-        try:
-            return stop_requested(self.redis, self.run_id)
-        except Exception:  # Redis away: the heartbeat decides whether the run is lost
-            log.warning("stop flag of run %s unreadable", self.run_id, exc_info=True)
-            return False
+        return self.lost.is_set() or self._stop_was_asked()
 
     def mark_lost(self, why: str) -> None:
         if not self.lost.is_set():
@@ -187,7 +181,8 @@ class Attempt(Generic[T]):
     def _stop_was_asked(self) -> bool:
         try:
             return stop_requested(self.redis, self.run_id)
-        except Exception:
+        except Exception:  # Redis away: the heartbeat decides whether the run is lost
+            log.warning("stop flag of run %s unreadable", self.run_id, exc_info=True)
             return False
 
     # --- claim --------------------------------------------------------------------------
@@ -270,6 +265,8 @@ class Heartbeat:
             self.beat()
 
     def beat(self) -> None:
+        if self.attempt.outcome is not None:  # settled or requeued: nothing left to keep alive
+            return
         try:
             if not self.lock.refresh():
                 self.attempt.mark_lost("its lock lapsed or another worker holds it")
