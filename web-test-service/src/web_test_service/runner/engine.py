@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 from selenium.common.exceptions import UnexpectedAlertPresentException
@@ -180,6 +181,16 @@ def drain_console(driver: WebDriver) -> list[dict[str, Any]]:
         return []
 
 
+@dataclass
+class Program:
+    """A command list being run: its block structure, loop counters and the branch just jumped to."""
+
+    commands: Sequence[dict]
+    blocks: Blocks
+    visits: dict[int, int] = field(default_factory=dict)
+    branch_taken_to: int | None = None
+
+
 class Engine:
     """Executes command lists with control flow and turns exceptions into step states."""
 
@@ -209,8 +220,7 @@ class Engine:
     def run_commands(self, commands: Sequence[dict], blocks: Blocks) -> None:
         """Run a list of commands from the top; top-level steps are reported, sub-test steps are not."""
         nested = bool(self.sub_test_stack)
-        visits: dict[int, int] = {}
-        branch_taken_to: list[int | None] = [None]
+        program = Program(commands, blocks)
         pc = 0
         while pc < len(commands):
             command = commands[pc]
@@ -225,7 +235,7 @@ class Engine:
                 raise RunEnded(STOPPED if isinstance(error, StopRequested) else ERROR, str(error)) from None
             begun = time.monotonic()
             try:
-                pc_next, message, reported = self.execute(commands, blocks, pc, visits, branch_taken_to)
+                pc_next, message, reported = self.execute(program, pc)
             except RunEnded:
                 raise
             except Exception as error:  # every failure becomes a step state
@@ -256,22 +266,15 @@ class Engine:
 
     # ---- one command -----------------------------------------------------------------------------
 
-    def execute(
-        self,
-        commands: Sequence[dict],
-        blocks: Blocks,
-        pc: int,
-        visits: dict[int, int],
-        branch_taken_to: list[int | None],
-    ) -> tuple[int, str | None, bool]:
-        """Run commands[pc]; return (next pc, message, whether to report it)."""
-        command = commands[pc]
+    def execute(self, program: Program, pc: int) -> tuple[int, str | None, bool]:
+        """Run the program's command at pc; return (next pc, message, whether to report it)."""
+        command = program.commands[pc]
         name = command_name(command)
         spec = COMMANDS.get(name)
         if spec is None:
             raise ScriptError(f"Unknown command {name}")
         if spec.handler is None:
-            return self.control_flow(commands, blocks, pc, visits, branch_taken_to)
+            return self.control_flow(program, pc)
         invocation = self.invocation(command, name, spec.keys)
         handles_before = set(self.ctx.driver.window_handles) if command.get("opensWindow") else None
         try:
@@ -313,20 +316,14 @@ class Engine:
 
     # ---- control flow ----------------------------------------------------------------------------
 
-    def control_flow(
-        self,
-        commands: Sequence[dict],
-        blocks: Blocks,
-        pc: int,
-        visits: dict[int, int],
-        branch_taken_to: list[int | None],
-    ) -> tuple[int, str | None, bool]:
+    def control_flow(self, program: Program, pc: int) -> tuple[int, str | None, bool]:
+        commands, blocks, visits = program.commands, program.blocks, program.visits
         command = commands[pc]
         name = command_name(command)
         target = str(command.get("target") or "")
         value = str(command.get("value") or "")
-        arrived_by_jump = branch_taken_to[0] == pc
-        branch_taken_to[0] = None
+        arrived_by_jump = program.branch_taken_to == pc
+        program.branch_taken_to = None
 
         if name in ("if", "elseIf"):
             if name == "elseIf" and not arrived_by_jump:
@@ -334,7 +331,7 @@ class Engine:
                 return blocks.block_end[pc], None, False
             if evaluate_condition(self.ctx, target):
                 return pc + 1, None, True
-            branch_taken_to[0] = blocks.next_branch[pc]
+            program.branch_taken_to = blocks.next_branch[pc]
             return blocks.next_branch[pc], "Condition false", True
         if name == "else":
             if not arrived_by_jump:
