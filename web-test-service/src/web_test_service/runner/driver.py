@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CHROMEDRIVER = "/usr/bin/chromedriver"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 DEFAULT_WINDOW_SIZE = (1280, 800)
-# Flags measured to work as root on these machines (field-notes.md).
+# Flags that work as root in a container or VM without a display or a user namespace sandbox.
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",

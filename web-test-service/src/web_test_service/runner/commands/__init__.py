@@ -1,4 +1,4 @@
-"""The Selenium IDE command table (side-format.md §4): command name -> handler and argument kinds, by family."""
+"""The Selenium IDE command table: command name -> handler and argument kinds, by family."""
 
 from __future__ import annotations
 
