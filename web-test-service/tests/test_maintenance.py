@@ -101,6 +101,11 @@ def test_reaper_requeues_once_then_settles(session, settings):
     message = queued_messages(redis, names.WEB_QUEUE)[session.get(Run, lost_once.id).task_id]
     limits = task_time_limits(42)
     assert message["timelimit"] == [limits["time_limit"], limits["soft_time_limit"]]
+    # A row migrated from before runs kept their limit (0) gets the service's defaults, not a 30 s soft limit.
+    assert queued_messages(redis, names.WEB_QUEUE)[session.get(Run, queued_lost.id).task_id]["timelimit"] == [
+        None,
+        None,
+    ]
     # The re-enqueued messages are in the broker, so a second pass leaves the queued runs alone.
     session.get(Run, queued_lost.id).created_at = stale
     session.commit()

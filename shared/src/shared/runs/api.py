@@ -55,14 +55,12 @@ def delete_target(session: Session, kind: RunKind, user: User, target_id: str) -
 
 
 def send_run_task(celery: Celery, kind: RunKind, run) -> None:
-    """Publish the run's task under run.task_id, with the run's priority and its own time limits."""
-    celery.send_task(
-        kind.task,
-        args=[run.id],
-        task_id=run.task_id,
-        priority=celery_priority(run.priority),
-        **task_time_limits(run.time_limit_s),
-    )
+    """Publish the run's task under run.task_id, with the run's priority and its own time limits.
+
+    A row from before runs kept their limit (time_limit_s 0) gets the service's default limits.
+    """
+    limits = task_time_limits(run.time_limit_s) if run.time_limit_s else {}
+    celery.send_task(kind.task, args=[run.id], task_id=run.task_id, priority=celery_priority(run.priority), **limits)
 
 
 def enqueue_run(session: Session, celery: Celery, kind: RunKind, run):
