@@ -20,8 +20,8 @@ import jwt
 import pytest
 import requests
 
-from perf_test_service.host_policy import HostNotAllowed, check_host
 from shared.auth import encode_token
+from shared.host_policy import HostNotAllowed, HostPolicy
 from shared.testing import TEST_SECRET, BackgroundProcess, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -352,6 +352,10 @@ def _stub(mapping: dict[str, list[str]]):
     return resolve
 
 
+def check_host(url, allowed, *, resolver=None):
+    return HostPolicy.from_setting(allowed, "PERF_ALLOWED_HOSTS", resolver=resolver).check_url(url)
+
+
 def test_host_policy_units():
     checked = 0
     no_loopback = ["app.example.com", "10.1.2.0/24"]
@@ -359,7 +363,7 @@ def test_host_policy_units():
         with pytest.raises(HostNotAllowed):
             check_host(host, no_loopback, resolver=_stub({"localhost": ["127.0.0.1"]}))
         checked += 1
-    default = None  # 127.0.0.1, localhost, ::1
+    default = "127.0.0.1,localhost,::1"
     for host in ("10.0.0.1", "172.31.255.255", "192.168.0.1", "169.254.169.254", "::ffff:169.254.169.254",
                  "::ffff:192.168.0.1", "fe80::1", "fd00:ec2::254", "100.100.100.200", "127.0.0.2"):  # fmt: skip
         with pytest.raises(HostNotAllowed):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from shared.config import HARD_LIMIT_MARGIN_S, BaseServiceSettings
+from shared.host_policy import HostPolicy, internal_endpoints
 
 # A load run's task may take this long beyond its run_time: Locust's start-up, the stop and the report.
 RUN_OVERHEAD_S = 120
@@ -27,8 +28,14 @@ class PerfTestSettings(BaseServiceSettings):
     perf_locust_workers: Literal["local", "external"] = "local"
     perf_locust_master_bind: str = "127.0.0.1"
     perf_locust_master_port: int = Field(default=5557, gt=0, lt=65536)
-    # Comma-separated hosts or fnmatch patterns a scenario may target (default: loopback).
+    # Comma-separated names, fnmatch patterns, addresses and CIDRs a scenario may target (default: loopback);
+    # the rules are in shared/src/shared/host_policy.py.
     perf_allowed_hosts: str = "127.0.0.1,localhost,::1"
+
+    @property
+    def host_policy(self) -> HostPolicy:
+        """PERF_ALLOWED_HOSTS over the platform's own endpoints, which no load may reach."""
+        return HostPolicy.from_setting(self.perf_allowed_hosts, "PERF_ALLOWED_HOSTS", internal_endpoints(self))
 
     @property
     def longest_task_s(self) -> int:

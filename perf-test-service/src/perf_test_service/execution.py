@@ -12,12 +12,12 @@ from typing import Any
 from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
-from perf_test_service.host_policy import HostNotAllowed, check_host
 from perf_test_service.models import RUNS, Run, Scenario
 from perf_test_service.runner.locustfile import generate_locustfile
 from perf_test_service.runner.process import LoadResult, run_load
 from perf_test_service.runner.thresholds import decide_state, evaluate_thresholds
 from perf_test_service.scenario import Scenario as ScenarioSpec
+from shared.host_policy import HostNotAllowed
 from shared.runs.states import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, Refuse, run_attempt
 
@@ -42,7 +42,7 @@ def execute_run(
 
     def prepare(run: Run, scenario: Scenario) -> ClaimedLoad:
         try:  # resolved now, not only when saved: DNS may have changed since
-            check_host(scenario.host, settings.perf_allowed_hosts)
+            settings.host_policy.check_url(scenario.host)
         except HostNotAllowed as exc:
             raise Refuse(RunState.error, {"code": "host_not_allowed", "message": str(exc)}) from None
         source = scenario.locustfile or generate_locustfile(ScenarioSpec.model_validate(scenario.definition))

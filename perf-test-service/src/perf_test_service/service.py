@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from perf_test_service.config import RUN_OVERHEAD_S
-from perf_test_service.host_policy import HostNotAllowed, check_host
 from perf_test_service.models import RUNS, Run, Scenario
 from perf_test_service.runner.locustfile import check_locustfile
 from perf_test_service.scenario import RunParams, parse_run_params
@@ -15,10 +14,11 @@ from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import LocustfileScenario, RunBody
 from shared.auth import Role, User, load_owned, owner_filter
 from shared.errors import Forbidden, Unprocessable
+from shared.host_policy import HostNotAllowed, HostPolicy
 from shared.runs import api as runs
 
 
-def parse_scenario(body: dict, user: User, allowed_hosts: str) -> ScenarioSpec | LocustfileScenario:
+def parse_scenario(body: dict, user: User, policy: HostPolicy) -> ScenarioSpec | LocustfileScenario:
     """Validate a scenario body: declarative for everyone, a raw locustfile for admins only."""
     if "locustfile" in body:
         if user.role is not Role.admin:
@@ -29,13 +29,13 @@ def parse_scenario(body: dict, user: User, allowed_hosts: str) -> ScenarioSpec |
             raise Unprocessable(f"locustfile: {problem}", details=[{"field": "locustfile", "message": problem}])
     else:
         spec = ScenarioSpec.model_validate(body)
-    check_allowed_host(spec.host, allowed_hosts)
+    check_allowed_host(spec.host, policy)
     return spec
 
 
-def check_allowed_host(host: str, allowed_hosts: str) -> None:
+def check_allowed_host(host: str, policy: HostPolicy) -> None:
     try:
-        check_host(host, allowed_hosts)
+        policy.check_url(host)
     except HostNotAllowed as exc:
         raise Unprocessable(f"host: {exc}", details=[{"field": "host", "message": str(exc)}]) from None
 
@@ -90,7 +90,7 @@ def start_run(*, session: Session, celery: Celery, scenario: Scenario, body: dic
     """Insert a queued run owned by the scenario's owner and enqueue it; 409 while one is active."""
     priority = RunBody.model_validate({"priority": body.get("priority", 5)}).priority
     params = validated_params(body, settings)
-    check_allowed_host(scenario.host, settings.perf_allowed_hosts)
+    check_allowed_host(scenario.host, settings.host_policy)
     run = Run(
         owner=scenario.owner,
         scenario_id=scenario.id,

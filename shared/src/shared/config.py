@@ -44,6 +44,9 @@ class BaseServiceSettings(BaseSettings):
     ready_check_timeout_s: float = Field(default=2.0, gt=0)
     worker_alive_ttl_s: int = Field(default=15, gt=2)
     log_level: str = "INFO"
+    # host:port of the platform's own listeners (APIs, gateway, Flower) that no test may reach; Redis and
+    # the database are taken from REDIS_URL and DATABASE_URL (see shared/src/shared/host_policy.py).
+    platform_endpoints: str = ""
 
     @model_validator(mode="after")
     def _visibility_above_the_longest_task(self) -> BaseServiceSettings:

@@ -10,11 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from perf_test_service.host_policy import REQUEST_OPTIONS
 from perf_test_service.runner.process import ENTRY_PATH
 from perf_test_service.scenario import RequestSpec, Scenario
 
 CHECK_TIMEOUT_S = 30.0
+# Keyword arguments every generated request passes: a 30x is recorded as a response and never followed, so a
+# redirect cannot send the load to a host the policy did not pass.
+REQUEST_OPTIONS = {"allow_redirects": False}
 
 
 def generate_locustfile(scenario: Scenario) -> str:
@@ -62,7 +64,7 @@ def _task_lines(index: int, request: RequestSpec) -> list[str]:
         "headers": request.headers or None,
         "json": request.json_body,
         "data": request.body,
-        **REQUEST_OPTIONS,  # never follow redirects: the target could send users to a host nobody allowed
+        **REQUEST_OPTIONS,
     }
     call_arguments = ", ".join(f"{key}={_literal(value)}" for key, value in arguments.items() if value is not None)
     expected = set(request.expect_status) if request.expect_status else None

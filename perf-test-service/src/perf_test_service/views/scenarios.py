@@ -41,7 +41,7 @@ RUN_PARAMS = {
 
 
 def _spec():
-    return service.parse_scenario(json_object(), current_user(), resources().settings.perf_allowed_hosts)
+    return service.parse_scenario(json_object(), current_user(), resources().settings.host_policy)
 
 
 @bp.post("")
