@@ -1,4 +1,6 @@
-"""Faults with real processes: killed pool children and workers, a restarted Redis, stops, a database outage.
+"""Faults with real processes: killed pool children and workers, a restarted Redis, stops in every phase.
+
+The database outage is in test_database_outage.py, Redis SIGKILLed mid-run in test_redis_kill.py.
 
 Each test prints its FIGURE. Two beats firing over many ticks (0 duplicates) is covered by
 scheduler-service/tests/test_beat.py and not repeated here.
@@ -13,19 +15,17 @@ from collections import Counter
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from shared import names
-from shared.migrations import upgrade
 from shared.redis_client import redis_from_url
-from shared.testing import BackgroundProcess, WorkerProcess, free_port, service_env, wait_for_http, wait_until
+from shared.testing import WorkerProcess, wait_until
 from tests.harness import descendants
+from tests.reliability.bounds import bound
 from tests.reliability.faults_helpers import (
     PERF,
     WEB,
     Api,
     HolderWatch,
-    PausableProxy,
     broker_task_ids,
     celery_app,
     leftover_processes,
@@ -107,14 +107,15 @@ def test_killed_pool_child_is_redelivered_within_30s_never_twice_at_once(
                 wait_until(lambda: detail()["state"] == "running", 30, 0.1, what="the run to be running")
                 dead_at = sigkill(first)
                 killed = time.monotonic()
-                second = wait_until(lambda: (h := lock_holder(redis, run_id)) and h[1] != first and h[1], 30, 0.05,
+                second = wait_until(lambda: (h := lock_holder(redis, run_id)) and h[1] != first and h[1],
+                                    bound("redelivery_s"), 0.05,
                                     what="a new holder (redelivery)")  # fmt: skip
                 redelivered = watch.first_seen(second) - killed
                 run = wait_terminal(detail, 30 + 30, "the redelivered run to settle")
                 settled = time.monotonic() - killed
         print(f"FIGURE redelivery ({kind}): pool child SIGKILLed -> new holder in {redelivered:.2f}s, "
               f"run {run['state']} {settled:.1f}s after the kill (attempts {run['attempts']})")  # fmt: skip
-        assert redelivered < 30
+        assert redelivered <= bound("redelivery_s")
         # Never twice at once: the second execution took the lock only after the first process was gone.
         assert watch.holders()[:2] == [first, second] and len(set(watch.holders())) == 2, watch.holders()
         assert watch.first_seen(second) >= dead_at - 0.05
@@ -152,7 +153,7 @@ def test_killed_worker_run_is_settled_within_60s(platform, api, control, redis, 
             took = time.monotonic() - killed
         print(f"FIGURE worker kill: run {run['state']} {took:.1f}s after SIGKILL of the whole worker "
               f"(attempts {run['attempts']}, error {run['error']})")  # fmt: skip
-        assert took < 60, f"settled only after {took:.1f}s"
+        assert took <= bound("worker_kill_settled_s"), f"settled only after {took:.1f}s"
         assert run["state"] in ("passed", "error")
     finally:
         owners = _owner_pids(platform, worker, *(w for w in [replacement] if w))
@@ -203,7 +204,7 @@ def test_redis_restart_with_200_queued_runs_loses_none_and_runs_none_twice(platf
             states = [api.web_detail(run_id) for run_id in runs]
             return states if all(r["state"] not in ("queued", "running") for r in states) else None
 
-        finished = wait_until(all_done, 480, 3, what=f"all {count} runs to finish")
+        finished = wait_until(all_done, bound("redis_restart_settled_s"), 3, what=f"all {count} runs to finish")
         settled = True
     finally:
         if not settled:  # a failure must not leave hundreds of queued runs in front of the next tests' runs
@@ -234,7 +235,7 @@ def test_stop_in_every_phase_settles_right_and_leaves_no_process(platform, api, 
         run_id = queued["run_id"]
         asked = time.monotonic()
         api.call("POST", f"{WEB}/scripts/{script}/stop", 202)
-        run = wait_terminal(lambda: api.web_detail(run_id), 10, "queued run stopped")
+        run = wait_terminal(lambda: api.web_detail(run_id), bound("stop_queued_s"), "queued run stopped")
         figures["queued"] = time.monotonic() - asked
         assert run["state"] == "stopped" and run["attempts"] == 0, run
     # the revoked message reaches a worker once it consumes again: it must not run it
@@ -249,7 +250,7 @@ def test_stop_in_every_phase_settles_right_and_leaves_no_process(platform, api, 
     wait_until(lambda: api.web_detail(run_id)["state"] == "running", 60, 0.02, what="the run to start")
     asked = time.monotonic()
     api.call("POST", f"{WEB}/scripts/{script}/stop", 202)
-    run = wait_terminal(lambda: api.web_detail(run_id), 15, "starting run stopped")
+    run = wait_terminal(lambda: api.web_detail(run_id), bound("stop_web_s"), "starting run stopped")
     figures["starting"] = time.monotonic() - asked
     assert run["state"] == "stopped", run
 
@@ -259,7 +260,7 @@ def test_stop_in_every_phase_settles_right_and_leaves_no_process(platform, api, 
     wait_until(lambda: len(api.web_status(script)["steps"]) >= 3, 60, 0.1, what="three steps done")
     asked = time.monotonic()
     api.call("POST", f"{WEB}/scripts/{script}/stop", 202)
-    run = wait_terminal(lambda: api.web_detail(run_id), 15, "running run stopped")
+    run = wait_terminal(lambda: api.web_detail(run_id), bound("stop_web_s"), "running run stopped")
     figures["running"] = time.monotonic() - asked
     assert run["state"] == "stopped", run
     kept = api.web_status(script)["steps"]  # partial results kept; the interrupted step may say so
@@ -283,7 +284,7 @@ def test_stop_in_every_phase_settles_right_and_leaves_no_process(platform, api, 
     wait_until(lambda: api.perf_detail(perf_id)["state"] == "running", 60, 0.1, what="perf running")
     asked = time.monotonic()
     api.call("POST", f"{PERF}/scenarios/{scenario}/stop", 202)
-    run = wait_terminal(lambda: api.perf_detail(perf_id), 20, "perf run stopped")
+    run = wait_terminal(lambda: api.perf_detail(perf_id), bound("stop_perf_s"), "perf run stopped")
     figures["perf running"] = time.monotonic() - asked
     assert run["state"] == "stopped", run
 
@@ -292,79 +293,3 @@ def test_stop_in_every_phase_settles_right_and_leaves_no_process(platform, api, 
                       owners)), 20, 0.2, what="no chromium, chromedriver or locust left")  # fmt: skip
     print("FIGURE stop: " + ", ".join(f"{k} {v:.2f}s" if isinstance(v, float) else f"{k} -> {v}"
                                       for k, v in figures.items()) + f"; leftovers {left}")  # fmt: skip
-
-
-# --- 5. The database unreachable for 10 s -------------------------------------------------------
-
-PG = os.environ.get("FAULT_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture()
-def pg_database():
-    name = f"faults_{os.getpid()}_{int(time.time())}"
-    try:
-        admin = create_engine(PG.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL at {PG} is needed for the outage test: {exc}")
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.mark.timeout(240)
-def test_database_outage_of_10s_gives_503_and_loses_nothing(platform, pg_database, site, tmp_path, durable_redis):
-    proxy = PausableProxy("127.0.0.1", 5432).start()
-    db_url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{pg_database}"
-    upgrade("web_test_service", db_url.replace("postgresql://", "postgresql+psycopg://"))
-    redis_url = durable_redis.url.rsplit("/", 1)[0] + "/3"  # its own queue namespace, not the platform's
-    env = service_env(redis_url, db_url, tmp_path)
-    port = free_port()
-    api_proc = BackgroundProcess([str(_bin("gunicorn")), "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                                  "--threads", "4", "web_test_service.wsgi:app"], env=env).start()  # fmt: skip
-    worker = WorkerProcess("web_test_service.worker", "web", env)
-    try:
-        worker.start(timeout=90)
-        wait_for_http(f"http://127.0.0.1:{port}/api/v1/web-test/health", 60, 200)
-        api = Api(f"http://127.0.0.1:{port}", platform.headers("tester", "outage"))
-        steps = [("open", "/login.html", ""), *[("pause", "1000", "")] * 16, ("assertTitle", "Login", "")]
-        script = api.web_script(site, steps, name="outage")
-        run_id = api.web_run(script)
-        wait_until(lambda: len(api.web_status(script)["steps"]) >= 2, 60, 0.1, what="the run under way")
-        proxy.pause()
-        cut = time.monotonic()
-        answers = []
-        while time.monotonic() - cut < 10:  # the outage lasts 10 s; probe the API all along
-            resp = requests.get(f"http://127.0.0.1:{port}{WEB}/scripts/{script}/status", headers=api.headers,
-                                timeout=15)  # fmt: skip
-            answers.append((resp.status_code, resp.headers.get("Content-Type", ""), resp.text[:200]))
-            time.sleep(0.5)  # probe pacing, not synchronisation
-        proxy.resume()
-        assert answers and all(code == 503 for code, _, _ in answers), answers[:5]
-        assert all("json" in ctype and "database_unavailable" in body for _, ctype, body in answers), answers[:3]
-        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}{WEB}/scripts/{script}/status",
-                                        headers=api.headers, timeout=10).status_code == 200, 30, 0.2,
-                   what="the API back")  # fmt: skip
-        recovered = time.monotonic() - cut
-        run = wait_terminal(lambda: api.web_detail(run_id), 90, "the run to finish after the outage")
-        saved = api.web_status(script)["steps"]
-        print(
-            f"FIGURE db outage: {len(answers)} API answers during 10 s, all 503 database_unavailable; "
-            f"API back {recovered:.1f}s after the cut; run {run['state']} with {len(saved)}/{len(steps)} steps"
-        )
-        assert run["state"] == "passed", run
-        assert [s["index"] for s in saved] == list(range(len(steps))), "a step was lost"
-        assert run["attempts"] == 1
-    finally:
-        worker.stop()
-        api_proc.stop()
-        proxy.stop()
-
-
-def _bin(name: str):
-    import sys
-    from pathlib import Path
-
-    return Path(sys.executable).parent / name

@@ -80,6 +80,20 @@ class OwnedColumns:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+# A database that vanishes without closing connections (a partition, a dead host) must fail a request in
+# seconds, not after the kernel's 15-minute retransmission timeout: libpq gives up on unacknowledged data after
+# tcp_user_timeout (ms) and probes idle connections with keepalives. tests/reliability/test_database_outage.py
+# blackholes the database and measures it.
+POSTGRES_TIMEOUTS = {
+    "connect_timeout": 3,
+    "tcp_user_timeout": 3000,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine that fails fast when the database is unreachable."""
     if url.startswith("sqlite"):
@@ -104,7 +118,7 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=5,
-        connect_args={"connect_timeout": 3},
+        connect_args=POSTGRES_TIMEOUTS,
     )
 
 
