@@ -81,6 +81,25 @@ def test_refusals_are_recorded_and_the_schedule_goes_on(client, auth_header, tar
     assert got["last_outcome"]["status"] == outcome and got["enabled"] is True
 
 
+def test_every_retry_of_a_cron_firing_sends_the_same_idempotency_key(client, auth_header, session, app, target):
+    sch = make_schedule(client, auth_header)
+    settings = app.extensions["settings"]
+    slot = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    # The fire_schedule task's retries call this again with the same slot; the next slot is another firing.
+    for fired_slot in (slot, slot, slot + timedelta(days=1)):
+        scheduler.fire_schedule(
+            session=session, settings=settings, schedule_id=sch["id"], trigger="cron", slot=fired_slot
+        )
+    assert client.post(f"{URL}/{sch['id']}/trigger", headers=auth_header("tester", "alice")).status_code == 202
+    keys = [req["headers"].get("Idempotency-Key") for req in target.requests]
+    assert keys == [
+        f'"schedule-{sch["id"]}-2025-10-26T00:30:00Z"',
+        f'"schedule-{sch["id"]}-2025-10-26T00:30:00Z"',
+        f'"schedule-{sch["id"]}-2025-10-27T00:30:00Z"',
+        None,  # a manual trigger is not retried
+    ]
+
+
 def test_unreachable_target_is_an_error_outcome(client, auth_header, target):
     sch = make_schedule(client, auth_header)
     target.server.shutdown()
