@@ -81,7 +81,7 @@ def wall_clock_slots(expr: str, start: datetime, *, backwards: bool = False) -> 
 def fire_time(slot: datetime, zone: ZoneInfo) -> datetime:
     """When a wall-clock slot fires, in UTC: its first occurrence, or the first minute after the gap it falls in."""
     local = slot.replace(tzinfo=zone, fold=0)  # fold 0: the first of two occurrences
-    while not _exists(local):  # gaps are finite, and minutes: transitions fall on whole minutes
+    while not _exists(local):  # a gap is finite, and ends on a whole minute of the clock
         local += timedelta(minutes=1)  # an aware datetime plus a timedelta moves along the wall clock
     return local.astimezone(UTC)
 
@@ -112,7 +112,7 @@ def latest_slot(expr: str, tz: str, now: datetime) -> datetime:
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     # In the second pass of a repeated hour the clock is behind the first pass, whose slots already fired:
-    # look back from where the clock stood in the first pass (an hour ahead), not from where it stands now.
+    # look back from where the clock stood in the first pass (ahead by the change), not from where it is.
     ahead = now.astimezone(UTC) - local_now.replace(fold=0).astimezone(UTC)  # zero outside a second pass
     wall_now = local_now.replace(tzinfo=None, fold=0, second=0, microsecond=0) + ahead
     for slot in wall_clock_slots(expr, wall_now + timedelta(minutes=1), backwards=True):
