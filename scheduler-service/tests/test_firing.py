@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
 from sqlalchemy import update
 
 from scheduler_service import service as scheduler
+from scheduler_service.cron import next_fire_times
 from scheduler_service.models import JobRun, Schedule
 from shared import names
 from shared.celery_factory import make_celery
@@ -77,6 +79,25 @@ def test_refusals_are_recorded_and_the_schedule_goes_on(client, auth_header, tar
     assert resp.json["error"] == f"target says {status}"
     got = client.get(f"{URL}/{sch['id']}", headers=auth_header("tester", "alice")).json
     assert got["last_outcome"]["status"] == outcome and got["enabled"] is True
+
+
+def test_every_retry_of_a_cron_firing_sends_the_same_idempotency_key(client, auth_header, session, app, target):
+    sch = make_schedule(client, auth_header)
+    settings = app.extensions["settings"]
+    slot = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    # The fire_schedule task's retries call this again with the same slot; the next slot is another firing.
+    for fired_slot in (slot, slot, slot + timedelta(days=1)):
+        scheduler.fire_schedule(
+            session=session, settings=settings, schedule_id=sch["id"], trigger="cron", slot=fired_slot
+        )
+    assert client.post(f"{URL}/{sch['id']}/trigger", headers=auth_header("tester", "alice")).status_code == 202
+    keys = [req["headers"].get("Idempotency-Key") for req in target.requests]
+    assert keys == [
+        f'"schedule-{sch["id"]}-2025-10-26T00:30:00Z"',
+        f'"schedule-{sch["id"]}-2025-10-26T00:30:00Z"',
+        f'"schedule-{sch["id"]}-2025-10-27T00:30:00Z"',
+        None,  # a manual trigger is not retried
+    ]
 
 
 def test_unreachable_target_is_an_error_outcome(client, auth_header, target):
@@ -154,6 +175,54 @@ def test_stale_slot_is_skipped(client, auth_header, session):
     # The schedule itself still fires: the next slot, within grace, does.
     fired = scheduler.claim_due_slots(session=session, now=slot + timedelta(minutes=1, seconds=5), grace_s=300)
     assert fired == [(sch["id"], slot + timedelta(minutes=1))]
+
+
+# Nights of a clock change, in UTC, from before the change until after 03:xx on the new clock (see test_cron.py).
+DST_NIGHTS = [
+    ("Europe/Berlin", "2025-10-25T23:30:00+00:00", "2025-10-26T02:45:00+00:00"),  # 02:00-02:59 twice
+    ("Europe/Berlin", "2025-03-30T00:00:00+00:00", "2025-03-30T02:00:00+00:00"),  # 02:00-02:59 never
+    ("America/New_York", "2025-11-02T04:30:00+00:00", "2025-11-02T08:45:00+00:00"),  # 01:00-01:59 twice
+    ("America/New_York", "2025-03-09T05:30:00+00:00", "2025-03-09T07:45:00+00:00"),  # 02:00-02:59 never
+]
+DST_CRONS = ["30 1 * * *", "30 2 * * *", "30 3 * * *", "*/15 * * * *"]
+
+
+@pytest.mark.parametrize(("tz", "start", "end"), DST_NIGHTS)
+def test_evaluations_across_a_clock_change_fire_each_wall_clock_slot_once(session, tz, start, end):
+    """Two beats evaluating every minute through the night claim what next_fire_times lists, each slot once."""
+    night_start, night_end = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    crons = {}
+    for cron in DST_CRONS:
+        target = {"kind": "web-test", "id": "s1"}
+        row = Schedule(owner="alice", name=cron, cron=cron, timezone=tz, target=target, last_slot_at=night_start)
+        session.add(row)
+        session.flush()
+        crons[row.id] = cron
+    session.commit()
+
+    claimed: dict[str, list[datetime]] = {schedule_id: [] for schedule_id in crons}
+    minute = night_start
+    while minute <= night_end:
+        for beat_offset_s in (5, 35):  # the second beat ticks later in the same minute
+            now = minute + timedelta(seconds=beat_offset_s)
+            for schedule_id, slot in scheduler.claim_due_slots(session=session, now=now, grace_s=300):
+                claimed[schedule_id].append(slot)
+        minute += timedelta(minutes=1)
+
+    zone = ZoneInfo(tz)
+    for schedule_id, cron in crons.items():
+        slots = claimed[schedule_id]
+        listed = [t for t in next_fire_times(cron, tz, night_start, 40) if t <= night_end]
+        assert slots == listed, cron
+        wall_clock = [slot.astimezone(zone).strftime("%H:%M") for slot in slots]
+        assert len(wall_clock) == len(set(wall_clock)), f"{cron} fired a wall-clock time twice: {wall_clock}"
+    fired = {crons[schedule_id]: claimed[schedule_id] for schedule_id in crons}
+    assert [slot.astimezone(zone).strftime("%H:%M%z") for slot in fired["30 2 * * *"]] == {
+        "2025-10-25T23:30:00+00:00": ["02:30+0200"],
+        "2025-03-30T00:00:00+00:00": ["03:00+0200"],
+        "2025-11-02T04:30:00+00:00": ["02:30-0500"],
+        "2025-03-09T05:30:00+00:00": ["03:00-0400"],
+    }[start]
 
 
 @pytest.fixture()

@@ -16,6 +16,7 @@ from shared.auth import Role, User, load_owned, owner_filter
 from shared.errors import Forbidden, Unprocessable
 from shared.host_policy import HostNotAllowed, HostPolicy
 from shared.runs import api as runs
+from shared.runs.idempotency import IdempotencyKey
 
 
 def parse_scenario(body: dict, user: User, policy: HostPolicy) -> ScenarioSpec | LocustfileScenario:
@@ -86,8 +87,13 @@ def validated_params(body: dict, settings) -> RunParams:
     return parse_run_params(fields, max_workers=settings.perf_max_workers, **limits)
 
 
-def start_run(*, session: Session, celery: Celery, scenario: Scenario, body: dict, settings) -> Run:
-    """Insert a queued run owned by the scenario's owner and enqueue it; 409 while one is active."""
+def start_run(
+    *, session: Session, celery: Celery, scenario: Scenario, body: dict, settings, key: IdempotencyKey | None = None
+) -> runs.Submission:
+    """Insert a queued run owned by the scenario's owner and enqueue it; 409 while one is active.
+
+    With an Idempotency-Key, a repeat of an earlier start answers with that start's run.
+    """
     priority = RunBody.model_validate({"priority": body.get("priority", 5)}).priority
     params = validated_params(body, settings)
     check_allowed_host(scenario.host, settings.host_policy)
@@ -99,4 +105,4 @@ def start_run(*, session: Session, celery: Celery, scenario: Scenario, body: dic
         time_limit_s=int(params.run_time) + RUN_OVERHEAD_S,
         params=params.model_dump(),
     )
-    return runs.enqueue_run(session, celery, RUNS, run)
+    return runs.submit_run(session, celery, RUNS, run, key)

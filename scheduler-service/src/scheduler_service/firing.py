@@ -7,9 +7,12 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared import paths
 from shared.auth import encode_token
+from shared.db import iso
+from shared.runs.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,18 @@ class RunRequest:
     params: dict
     owner: str
     owner_role: str
+    # Sent as the Idempotency-Key header: every retry of one firing sends the same key, so the target
+    # answers a retry whose first attempt did start a run (its answer was lost) with that run.
+    idempotency_key: str | None = None
+
+
+def firing_key(schedule_id: str, slot: datetime) -> str:
+    """The Idempotency-Key of a schedule's firing of one slot: the same for every retry of it.
+
+    A slot is the instant its wall-clock time fires (cron.py), one per wall-clock time, so the key names
+    the schedule's wall-clock slot too: the repeated hour of a clock change cannot make a second key.
+    """
+    return f"schedule-{schedule_id}-{iso(slot)}"
 
 
 def run_url(request: RunRequest) -> str:
@@ -45,7 +60,7 @@ def start_run(request: RunRequest, *, secret: str, token_ttl_s: int, timeout_s: 
         run_url(request),
         data=json.dumps(request.params).encode(),
         method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers=_headers(request, token),
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
@@ -70,6 +85,13 @@ def start_run(request: RunRequest, *, secret: str, token_ttl_s: int, timeout_s: 
         }
     except (OSError, ValueError) as exc:  # refused, unreachable, timed out, bad URL
         return {"status": "error", "error": f"{exc.__class__.__name__}: {exc}"[:300], "retryable": True}
+
+
+def _headers(request: RunRequest, token: str) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if request.idempotency_key:
+        headers[IDEMPOTENCY_HEADER] = f'"{request.idempotency_key}"'  # the quoted (Structured Fields) form
+    return headers
 
 
 def _json(raw: bytes) -> dict:

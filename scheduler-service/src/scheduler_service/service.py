@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from scheduler_service.config import SchedulerSettings
 from scheduler_service.cron import latest_slot
-from scheduler_service.firing import RunRequest, start_run
+from scheduler_service.firing import RunRequest, firing_key, start_run
 from scheduler_service.models import JobRun, Schedule
 from scheduler_service.schemas import JobReport, ScheduleCreate, SchedulePatch
 from shared.auth import User, load_owned, owner_filter
@@ -159,6 +159,8 @@ def fire_schedule(
         params=target.get("params") or {},
         owner=schedule.owner,
         owner_role=schedule.owner_role,
+        # A cron firing is retried (tasks.py); a manual trigger is not, so it needs no key.
+        idempotency_key=firing_key(schedule.id, slot) if slot is not None else None,
     )
     session.rollback()  # no transaction held open across the HTTP call
     result = start_run(

@@ -80,3 +80,17 @@ def create_active_run_index(name: str, table: str, target_column: str) -> None:
 def add_run_time_limit(table: str) -> None:
     """Revision 0002 of each run table: the run's own time limit, kept for a requeue."""
     op.add_column(table, sa.Column("time_limit_s", sa.Integer(), nullable=False, server_default="0"))
+
+
+def add_run_idempotency_key(table: str) -> None:
+    """Revision 0003 of each run table: the run's Idempotency-Key, unique per owner (shared.runs.model)."""
+    op.add_column(table, sa.Column("idempotency_key", sa.String(255), nullable=True))
+    op.add_column(table, sa.Column("idempotency_fingerprint", sa.String(64), nullable=True))
+    op.create_index(f"uq_{table}_owner_idempotency_key", table, ["owner", "idempotency_key"], unique=True)
+
+
+def drop_run_idempotency_key(table: str) -> None:
+    """Undo add_run_idempotency_key."""
+    op.drop_index(f"uq_{table}_owner_idempotency_key", table_name=table)
+    op.drop_column(table, "idempotency_fingerprint")
+    op.drop_column(table, "idempotency_key")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared import names
 from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
-from shared.runs.model import RunColumns, active_run_index, target_reference
+from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, target_reference
 
 Base = make_base()
 
@@ -29,7 +29,7 @@ class Script(OwnedColumns, Base):
 
 class Run(RunColumns, Base):
     __tablename__ = "web_runs"
-    __table_args__ = (active_run_index("uq_web_runs_active_script", "script_id"),)
+    __table_args__ = (active_run_index("uq_web_runs_active_script", "script_id"), idempotency_key_index("web_runs"))
 
     script_id: Mapped[str | None] = target_reference("scripts")
     script_name: Mapped[str] = mapped_column(String(300), default="")

@@ -14,6 +14,7 @@ from shared.db import new_id
 from shared.errors import BadRequest, NotFound, Unprocessable, validation_details
 from shared.responses import dump
 from shared.runs import api as runs
+from shared.runs.idempotency import IdempotencyKey
 from web_test_service.models import RUNS, Run, Screenshot, Script
 from web_test_service.runner.validation import validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
@@ -140,8 +141,13 @@ def resolve_in_project(*, sessions: sessionmaker, owner: str, project_id: str | 
 # --- runs -----------------------------------------------------------------------------------
 
 
-def start_run(*, session: Session, celery: Celery, script: Script, request: RunRequest) -> Run:
-    """Insert a queued run owned by the script's owner, then enqueue it; 409 while one is active."""
+def start_run(
+    *, session: Session, celery: Celery, script: Script, request: RunRequest, key: IdempotencyKey | None = None
+) -> runs.Submission:
+    """Insert a queued run owned by the script's owner, then enqueue it; 409 while one is active.
+
+    With an Idempotency-Key, a repeat of an earlier start answers with that start's run.
+    """
     run = Run(
         owner=script.owner,
         script_id=script.id,
@@ -152,7 +158,7 @@ def start_run(*, session: Session, celery: Celery, script: Script, request: RunR
         variables=request.variables,
         progress_total=len(script.commands),
     )
-    return runs.enqueue_run(session, celery, RUNS, run)
+    return runs.submit_run(session, celery, RUNS, run, key)
 
 
 def screenshot_png(*, session: Session, run_id: str, seq: int) -> bytes:

@@ -23,7 +23,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_target_routes
+from shared.runs.views import add_target_routes, requested_idempotency_key, respond_started
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
@@ -92,7 +92,8 @@ def replace_scenario(scenario_id: str):
 @bp.post("/<scenario_id>/run")
 @require_role("tester")
 @document(
-    "Start a load run {user_count, spawn_rate, run_time, workers}: 202; 409 while one is active.",
+    "Start a load run {user_count, spawn_rate, run_time, workers}: 202; 409 while one is active;"
+    " a repeated Idempotency-Key answers with its run.",
     body=RUN_PARAMS,
     response=RunAccepted,
     status=202,
@@ -102,10 +103,12 @@ def run_scenario(scenario_id: str):
     """Start a load run."""
     session, app = current_session(), resources()
     scenario = service.get_scenario(session=session, user=current_user(), scenario_id=scenario_id, write=True)
-    run = service.start_run(
-        session=session, celery=app.celery, scenario=scenario, body=json_object(), settings=app.settings
+    body = json_object()
+    key = requested_idempotency_key(scenario.id, body)
+    started = service.start_run(
+        session=session, celery=app.celery, scenario=scenario, body=body, settings=app.settings, key=key
     )
-    return respond(RunAccepted, run, 202)
+    return respond_started(started)
 
 
 add_target_routes(

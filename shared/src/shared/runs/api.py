@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery
 from redis import Redis
@@ -13,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from shared.auth import User, load_owned
 from shared.db import rows_changed, utcnow
-from shared.errors import Conflict, ServiceUnavailable
+from shared.errors import Conflict, ServiceUnavailable, Unprocessable
+from shared.runs.idempotency import HEADER, IdempotencyKey
 from shared.runs.kind import RunKind
 from shared.runs.model import celery_priority, task_time_limits
 from shared.runs.states import ACTIVE_STATES, RunState
@@ -86,8 +89,50 @@ def enqueue_run(session: Session, celery: Celery, kind: RunKind, run):
     except Exception as exc:  # never leave a row queued that no message will ever run
         run.state, run.finished_at = RunState.error, utcnow()
         run.error = {"code": "broker_unavailable", "message": f"could not enqueue: {exc.__class__.__name__}"}
+        # The start failed (503): its key is free again, so the client's retry can start the run.
+        run.idempotency_key = run.idempotency_fingerprint = None
         session.commit()
         raise ServiceUnavailable("the broker is not reachable; retry shortly", code="broker_unavailable") from None
+    return run
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The answer to a start: the run, and whether an earlier request with the same key had started it."""
+
+    run: Any
+    replayed: bool = False
+
+
+def submit_run(session: Session, celery: Celery, kind: RunKind, run, key: IdempotencyKey | None) -> Submission:
+    """Start the run (enqueue_run), or answer with the run an earlier request with the same key started.
+
+    Keys are per owner of the run. Two requests racing with one key both miss the lookup and both
+    insert; the unique index (shared/runs/model.py) lets one commit, and the other answers with it.
+    """
+    if key is None:
+        return Submission(enqueue_run(session, celery, kind, run))
+    earlier = run_started_with(session, kind, run.owner, key)
+    if earlier is not None:
+        return Submission(earlier, replayed=True)
+    run.idempotency_key, run.idempotency_fingerprint = key.value, key.fingerprint
+    try:
+        return Submission(enqueue_run(session, celery, kind, run))
+    except Conflict:  # the index, or the active run, may be a racing request with this key
+        winner = run_started_with(session, kind, run.owner, key)
+        if winner is None:
+            raise
+        return Submission(winner, replayed=True)
+
+
+def run_started_with(session: Session, kind: RunKind, owner: str, key: IdempotencyKey):
+    """The owner's run started with this key, if any; 422 if the key was used for another request."""
+    model = kind.model
+    query = select(model).where(model.owner == owner, model.idempotency_key == key.value)
+    run = session.execute(query).scalar_one_or_none()
+    if run is not None and run.idempotency_fingerprint != key.fingerprint:
+        message = "was already used to start a different run (another target, body or user); send a new key"
+        raise Unprocessable(f"{HEADER} {message}", details=[{"field": HEADER, "message": message}])
     return run
 
 

@@ -36,6 +36,11 @@ def active_run_index(name: str, target_column: str) -> Index:
     return Index(name, target_column, unique=True, sqlite_where=ACTIVE_RUN_WHERE, postgresql_where=ACTIVE_RUN_WHERE)
 
 
+def idempotency_key_index(table: str) -> Index:
+    """At most one run per owner and Idempotency-Key: the database settles two racing retries (api.py)."""
+    return Index(f"uq_{table}_owner_idempotency_key", "owner", "idempotency_key", unique=True)
+
+
 def target_reference(table: str) -> Any:
     """The run's script or scenario: kept as history (NULL) when the target is deleted."""
     return mapped_column(String(32), ForeignKey(f"{table}.id", ondelete="SET NULL"), index=True, nullable=True)
@@ -61,6 +66,10 @@ class RunColumns:
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The Idempotency-Key the run was started with, and a hash of that request (who asked, for which
+    # target, with which body), so a retry returns this run and a reused key is told apart (api.py).
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     @property
     def run_id(self) -> str:

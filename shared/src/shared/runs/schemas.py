@@ -34,3 +34,5 @@ class RunAccepted(BaseModel):
     run_id: str
     task_id: str | None
     state: str
+    # True when an earlier request with the same Idempotency-Key started this run (shared/runs/api.py).
+    replayed: bool = False

@@ -1,8 +1,11 @@
-"""The routes every run target (a script, a scenario) has: delete, latest status, stop, history."""
+"""The routes every run target (a script, a scenario) has: delete, latest status, stop, history; the
+answer to a start."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, Response, request
 from pydantic import BaseModel
 
 from shared.app_factory import resources
@@ -12,7 +15,26 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs import api
+from shared.runs.idempotency import HEADER, REPLAYED_HEADER, IdempotencyKey, parse_idempotency_key
 from shared.runs.kind import RunKind
+from shared.runs.schemas import RunAccepted
+
+
+def requested_idempotency_key(target_id: str, body: Any) -> IdempotencyKey | None:
+    """The start request's Idempotency-Key header, bound to the caller, the target and the body."""
+    return parse_idempotency_key(
+        request.headers.get(HEADER), requester=current_user().id, target_id=target_id, body=body
+    )
+
+
+def respond_started(submission: api.Submission) -> tuple[Response, int]:
+    """202 with the run; a replay (the key's earlier run) says so in `replayed` and in a header."""
+    run = submission.run
+    accepted = {"run_id": run.id, "task_id": run.task_id, "state": run.state, "replayed": submission.replayed}
+    response, status = respond(RunAccepted, accepted, 202)
+    if submission.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response, status
 
 
 def add_target_routes(

@@ -13,7 +13,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_target_routes
+from shared.runs.views import add_target_routes, requested_idempotency_key, respond_started
 from web_test_service import service
 from web_test_service.models import RUNS
 from web_test_service.schemas import (
@@ -28,6 +28,7 @@ from web_test_service.schemas import (
 )
 
 bp = Blueprint("scripts", __name__)
+START_SUMMARY = "Start a run: 202; 409 while one is active; a repeated Idempotency-Key answers with its run."
 
 
 def _max_timeout_ms() -> int:
@@ -94,16 +95,16 @@ def import_project():
 
 @bp.post("/<script_id>/run")
 @require_role("tester")
-@document(
-    "Start a run: 202; 409 while one is active.", body=RunRequest, response=RunAccepted, status=202, errors=(409,)
-)
+@document(START_SUMMARY, body=RunRequest, response=RunAccepted, status=202, errors=(409,))
 def run_script(script_id: str):
     """Start a run of the script."""
     session = current_session()
     script = service.get_script(session=session, user=current_user(), script_id=script_id, write=True)
-    run_request = RunRequest.model_validate(json_object(optional=True))
-    run = service.start_run(session=session, celery=resources().celery, script=script, request=run_request)
-    return respond(RunAccepted, run, 202)
+    body = json_object(optional=True)
+    run_request = RunRequest.model_validate(body)
+    key = requested_idempotency_key(script.id, body)
+    started = service.start_run(session=session, celery=resources().celery, script=script, request=run_request, key=key)
+    return respond_started(started)
 
 
 add_target_routes(
