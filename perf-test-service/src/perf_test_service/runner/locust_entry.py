@@ -1,6 +1,6 @@
-"""Locust process entry point: `python -P locust_entry.py check|run|worker ...`, using Locust as a library.
+"""Locust process entry point: `python -P locust_entry.py run|worker CONFIG.json`, using Locust as a library.
 
-This file runs only inside the Locust subprocesses started by ``process`` and ``locustfile``. It is
+This file runs only inside the Locust subprocesses started by ``process``. It is
 started by path with ``-P`` (not ``-m``) so that importing it does not import the ``perf_test_service`` package
 (Flask, Celery, ssl) before Locust's gevent monkey-patching, and so it imports nothing from that package.
 
@@ -70,13 +70,11 @@ _UNREACHABLE_PATTERN = re.compile(
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch to the check, run (local or master) or worker mode."""
-    if len(argv) != 2 or argv[0] not in ("check", "run", "worker"):
-        print("usage: locust_entry.py check LOCUSTFILE | run CONFIG.json | worker CONFIG.json", file=sys.stderr)
+    """Dispatch to the run (local or master) or worker mode."""
+    if len(argv) != 2 or argv[0] not in ("run", "worker"):
+        print("usage: locust_entry.py run CONFIG.json | worker CONFIG.json", file=sys.stderr)
         return 64
     mode, argument = argv
-    if mode == "check":
-        return check(argument)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = json.loads(Path(argument).read_text(encoding="utf-8"))
     _die_with_parent(int(config.get("parent_pid") or 0))
@@ -97,20 +95,6 @@ def _die_with_parent(parent_pid: int) -> None:
     # The parent may have died before prctl took effect.
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def check(locustfile: str) -> int:
-    """Import a locustfile and report whether it defines a runnable User class."""
-    try:
-        user_classes, shape_classes = load_locustfile(locustfile)
-    except BaseException:  # SystemExit or anything else raised while importing user code
-        print(_user_code_error(locustfile))
-        return 1
-    if not user_classes:
-        print("the locustfile defines no User class (a LoadTestShape alone cannot generate load)")
-        return 1
-    print(json.dumps({"user_classes": sorted(user_classes), "shape_classes": len(shape_classes)}))
-    return 0
 
 
 def _user_code_error(locustfile: str) -> str:
