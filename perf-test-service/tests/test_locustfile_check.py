@@ -112,10 +112,16 @@ def test_resource_hungry_locustfiles_are_422_within_the_deadline(client, auth_he
     assert not [child for child in api.children(recursive=True) if "check_entry" in " ".join(child.cmdline())]
 
 
-def test_processes_forked_by_the_check_are_killed():
-    source = "import os, time\nif os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)\n" + USER
+def test_processes_forked_by_the_check_are_killed(tmp_path):
+    source = (
+        "import os, time\n"
+        "if os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)\n"  # stays in the check's session
+        "if os.fork() == 0:\n    os.setsid()\n"  # leaves it
+        f"    open({str(tmp_path / 'setsid')!r}, 'w').write(str(os.getpid()))\n    time.sleep(600)\n    os._exit(0)\n"
+    ) + USER
     assert check_locustfile(source) is None
-    # The forked child has the check's command line.
+    # The forked children have the check's command line.
     processes = psutil.process_iter(["cmdline"])
     survivors = [p.pid for p in processes if "check_entry.py" in " ".join(p.info["cmdline"] or [])]
     assert survivors == []
+    assert (tmp_path / "setsid").read_text().isdigit()  # the daemon did start

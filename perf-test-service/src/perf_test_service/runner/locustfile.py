@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+from perf_test_service.runner import containment
 from perf_test_service.runner.confine import Limits, confined
 from perf_test_service.scenario import RequestSpec, Scenario
 from shared.child_env import scrubbed_env
@@ -104,7 +106,8 @@ def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Lim
     """Import the locustfile in a confined subprocess; return None if it defines a User class, else the error.
 
     The subprocess has a scrubbed environment, a temporary directory as cwd, CPU, memory, file-size and process
-    limits and a wall-clock deadline, and is killed with every process it forked (its own session). Only its
+    limits and a wall-clock deadline, and is killed with every process it forked (its session, and whatever carries
+    its marker after a setsid: runner/containment.py). Only its
     verdict file is read: what the locustfile prints is discarded, and the error is at most 500 characters.
     """
     timeout_s, limits = timeout_s or CHECK_TIMEOUT_S, limits or CHECK_LIMITS
@@ -113,10 +116,11 @@ def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Lim
         path.write_text(source, encoding="utf-8")
         # -P keeps the entry's own folder off sys.path; locust must be its first import (gevent monkey-patching).
         command = confined([sys.executable, "-P", str(CHECK_ENTRY_PATH), str(path), str(result_path)], limits)
+        marker = f"check:{uuid.uuid4().hex}"
         process = subprocess.Popen(
             command,
             cwd=directory,
-            env=scrubbed_env(HOME=directory),
+            env=scrubbed_env(HOME=directory, **{containment.MARKER: marker}),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -131,6 +135,7 @@ def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Lim
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            containment.kill_marked(marker)  # and what left the session with setsid
         verdict = _read_verdict(result_path)
     if returncode is None:
         return f"importing the locustfile took longer than {timeout_s:g} s"
