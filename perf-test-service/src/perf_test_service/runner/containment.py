@@ -80,7 +80,9 @@ def sweep_orphaned_runs() -> int:
         pid, _, rest = value.partition(":")
         started = rest.partition(":")[0]
         try:
-            return abs(psutil.Process(int(pid)).create_time() - float(started)) > 0.05
+            owner = psutil.Process(int(pid))
+            # A zombie owner is dead too (its parent has not reaped it yet); a new one with its pid is not it.
+            return owner.status() == psutil.STATUS_ZOMBIE or abs(owner.create_time() - float(started)) > 0.05
         except (psutil.NoSuchProcess, ValueError):
             return True
         except psutil.Error:
