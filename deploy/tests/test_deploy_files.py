@@ -513,3 +513,63 @@ def test_gateway_entrypoint_script_writes_plain_htpasswd(tmp_path):
     env.pop("FLOWER_BASIC_AUTH")
     failed = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=10)
     assert failed.returncode != 0 and "FLOWER_BASIC_AUTH" in failed.stderr
+
+
+# --- who gets AUTH_SECRET, where Locust may connect ---------------------------------
+
+# Processes that neither verify nor sign tokens, and run (or start) test code: never AUTH_SECRET.
+TOKENLESS = {"web-test-worker", "perf-test-worker", "locust-worker"}
+# What a Locust worker must not reach.
+BACKENDS = {"redis", "postgres", *API_PORTS}
+
+
+def test_compose_gives_auth_secret_only_to_token_users(services):
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        if name in TOKENLESS:
+            assert "AUTH_SECRET" not in env, name
+        elif "DATABASE_URL" in env:  # APIs, migrations, scheduler processes
+            assert env["AUTH_SECRET"] == "test-value-AUTH_SECRET", name
+
+
+def test_compose_keeps_locust_workers_off_the_backends(services):
+    networks = {name: set(service.get("networks") or {"default": None}) for name, service in services.items()}
+    assert networks["locust-worker"] == {"load"}
+    assert "load" in networks["perf-test-worker"]  # their master
+    for name in BACKENDS:
+        assert "load" not in networks[name], name
+
+
+def test_k8s_gives_auth_secret_only_to_token_users(objects):
+    for name, workload in workloads(objects).items():
+        names = {env["name"] for c in containers(workload, init=True) for env in c.get("env", [])}
+        if name in TOKENLESS:
+            assert "AUTH_SECRET" not in names, name
+        elif name.endswith("-api"):
+            assert "AUTH_SECRET" in names, name
+
+
+def test_k8s_network_policies_fence_the_locust_workers(objects):
+    policies = by_kind(objects, "NetworkPolicy")
+    locust = policies["locust-worker"]["spec"]
+    assert locust["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "locust-worker"}
+    assert set(locust["policyTypes"]) == {"Ingress", "Egress"} and not locust.get("ingress")
+    peers = [peer for rule in locust["egress"] for peer in rule["to"]]
+    master = next(p for p in peers if "podSelector" in p and "namespaceSelector" not in p)
+    assert master["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "perf-test-worker"}
+    blocks = {p["ipBlock"]["cidr"]: set(p["ipBlock"].get("except", [])) for p in peers if "ipBlock" in p}
+    assert "169.254.0.0/16" in blocks["0.0.0.0/0"] and "fe80::/10" in blocks["::/0"]
+    # Redis, PostgreSQL and every API pod accept nothing from a Locust worker.
+    pods = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"] for o in workloads(objects).values()}
+    guarded = set()
+    for policy in policies.values():
+        spec = policy["spec"]
+        if spec["podSelector"] is locust["podSelector"] or "Ingress" not in spec["policyTypes"]:
+            continue
+        selected = {n for n, labels in pods.items() if spec["podSelector"]["matchLabels"].items() <= labels.items()}
+        for rule in spec.get("ingress", []):
+            for peer in rule["from"]:
+                (expression,) = peer["podSelector"]["matchExpressions"]
+                assert expression == {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["locust-worker"]}
+        guarded |= selected
+    assert guarded >= BACKENDS, BACKENDS - guarded

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import ipaddress
+import json
 import re
 import shutil
 import socket
@@ -528,3 +529,49 @@ def test_no_secret_or_token_in_logs_or_state(platform):
         f"FIGURE secrets: {len(files)} files ({scanned / 1e6:.1f} MB: platform log, databases, artifacts, gateway "
         f"logs) scanned for AUTH_SECRET, the Flower password and {len(SENT_TOKENS)} tokens: 0 found"
     )
+
+
+# --- perf: admin locustfiles (contained, scrubbed; docs/security.md) ------------------------------------------------
+
+_ENV_LOCUSTFILE = """
+import os
+
+from locust import User, constant, task
+
+print(dict(os.environ), flush=True)  # at save: this output must go nowhere
+{at_import}
+
+class Leaker(User):
+    wait_time = constant(0.2)
+
+    @task
+    def leak(self):
+        # (Not the parent's /proc environ: this platform runs as root, which reads sealed processes too.)
+        raise RuntimeError(repr(dict(os.environ)))
+"""
+
+
+def test_perf_admin_locustfile_sees_no_secret(platform):
+    """Check as a user would: an admin locustfile printing os.environ, at save and at run, shows no secret."""
+    gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
+    SENT_TOKENS.add(admin["Authorization"].split(" ", 1)[1])
+    secrets = [TEST_SECRET, platform.flower_auth[1], "REDIS_URL", "DATABASE_URL", "AUTH_SECRET"]
+    host = "http://127.0.0.1:9"
+    at_save = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
+        "name": "env", "host": host,
+        "locustfile": _ENV_LOCUSTFILE.format(at_import="raise SystemExit(repr(dict(os.environ)))")})  # fmt: skip
+    assert at_save.status_code == 422, at_save.text
+    assert not [s for s in secrets if s in at_save.text], at_save.text
+    saved = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
+        "name": "env", "host": host, "locustfile": _ENV_LOCUSTFILE.format(at_import="")})  # fmt: skip
+    assert saved.status_code == 201, saved.text
+    run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{saved.json()['id']}/run", headers=admin, timeout=30,
+                        json={"user_count": 1, "run_time": "3s"})  # fmt: skip
+    assert run.status_code == 202, run.text
+    final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{run.json()['run_id']}", admin)
+    shown = json.dumps(final)
+    assert "Leaker" in shown or final["error"], final  # the task's exception was recorded
+    assert "PATH" in shown  # the scrubbed environment did reach the result ...
+    assert not [s for s in secrets if s in shown], shown[:500]  # ... and nothing else
+    print(f"FIGURE admin locustfile: os.environ at save (422) and in a run "
+          f"({final['state']}): no AUTH_SECRET, Flower password, REDIS_URL or DATABASE_URL")  # fmt: skip

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +29,14 @@ LIVE_SAVE_INTERVAL_S = 1.0
 
 @dataclass
 class ClaimedLoad:
-    """What a load run needs once claimed: its parameters, target, Locust source and thresholds."""
+    """What a load run needs once claimed: its parameters, target, Locust source and thresholds, and the
+    addresses the host policy passed at claim (the only ones Locust may connect to)."""
 
     params: dict[str, Any]
     host: str
     source: str
     thresholds: dict[str, Any] | None
+    addresses: list[str] = field(default_factory=list)
 
 
 def execute_run(
@@ -41,12 +45,13 @@ def execute_run(
     """Execute a queued run once: Locust in its own processes, live stats saved about once a second."""
 
     def prepare(run: Run, scenario: Scenario) -> ClaimedLoad:
-        try:  # resolved now, not only when saved: DNS may have changed since
-            settings.host_policy.check_url(scenario.host)
+        try:  # resolved now, once: Locust is pinned to these addresses, so a later DNS answer cannot move it
+            addresses = settings.host_policy.check_url(scenario.host)
         except HostNotAllowed as exc:
             raise Refuse(RunState.error, {"code": "host_not_allowed", "message": str(exc)}) from None
         source = scenario.locustfile or generate_locustfile(ScenarioSpec.model_validate(scenario.definition))
-        return ClaimedLoad(dict(run.params), scenario.host, source, (scenario.definition or {}).get("thresholds"))
+        thresholds = (scenario.definition or {}).get("thresholds")
+        return ClaimedLoad(dict(run.params), scenario.host, source, thresholds, [str(a) for a in addresses])
 
     with run_attempt(RUNS, run_id, sessions=sessions, redis=redis, prepare=prepare, lock_wait_s=lock_wait_s) as attempt:
         if attempt.refused or attempt.claimed is None:
@@ -59,21 +64,57 @@ def execute_run(
             locustfile = workdir / "locustfile.py"
             locustfile.write_text(claimed.source)
             external = settings.perf_locust_workers == "external"
-            result = run_load(
-                locustfile,
-                claimed.host,
-                claimed.params,
-                workdir,
-                on_stats=LiveRecorder(attempt),
-                should_stop=attempt.should_stop,
-                external_workers=external,
-                master_bind_host=settings.perf_locust_master_bind,
-                master_port=settings.perf_locust_master_port if external else None,
-            )
-            return finish(attempt, result, claimed.thresholds)
+            with ResultsGuard(run_id) as guard:
+                result = run_load(
+                    locustfile,
+                    claimed.host,
+                    claimed.params,
+                    workdir,
+                    on_stats=LiveRecorder(attempt),
+                    should_stop=attempt.should_stop,
+                    external_workers=external,
+                    master_bind_host=settings.perf_locust_master_bind,
+                    master_port=settings.perf_locust_master_port if external else None,
+                    pinned_addresses=claimed.addresses,
+                    on_ending=guard.hold,
+                )
+                return finish(attempt, result, claimed.thresholds)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
+
+
+class ResultsGuard:
+    """Once the load starts to end, hold SIGUSR1 until the run is settled with its report and CSV.
+
+    SIGUSR1 is how the API escalates a stop the run has not settled within a few seconds (shared/runs/api.py) and
+    how Celery raises the soft time limit: either one, landing while Locust writes its results or while they are
+    saved, would settle the run `stopped` without them. The stop itself is already under way by then (the flag
+    was seen), and the hard time limit still bounds the task. Only the main thread can swap signal handlers: a
+    run executed in another thread (tests) is not guarded.
+    """
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self._previous: Any = None
+        self._held = False
+
+    def __enter__(self) -> ResultsGuard:
+        return self
+
+    def hold(self) -> None:
+        if self._held or threading.current_thread() is not threading.main_thread():
+            return
+        self._previous = signal.signal(signal.SIGUSR1, self._defer)
+        self._held = True
+
+    def _defer(self, _signum, _frame) -> None:
+        log.warning("run %s: interrupt held until its results are saved", self.run_id)
+
+    def __exit__(self, *exc) -> None:
+        if self._held:
+            signal.signal(signal.SIGUSR1, self._previous)
+            self._held = False
 
 
 class LiveRecorder:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from shared import names
 from shared.db import OwnedColumns, make_base
@@ -40,8 +40,11 @@ class Run(RunColumns, Base):
     history: Mapped[list | None] = mapped_column(JSON, nullable=True)
     thresholds: Mapped[list | None] = mapped_column(JSON, nullable=True)
     worker_count: Mapped[int] = mapped_column(Integer, default=0)
-    report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
-    stats_csv: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Deferred: a list or a status reads whether they exist (below), only their own endpoints load them.
+    report_html: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    stats_csv: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    has_report: Mapped[bool] = column_property(func.coalesce(func.length(report_html), 0) > 0)
+    has_stats_csv: Mapped[bool] = column_property(func.coalesce(func.length(stats_csv), 0) > 0)
 
 
 RUNS = RunKind(

@@ -89,18 +89,19 @@ class PerfRunRead(RunFields):
     stats: dict[str, Any] | None
     history: FilledList
     thresholds: FilledList
-    report_html: str | None = Field(exclude=True)
-    stats_csv: str | None = Field(exclude=True)
+    # Whether report and CSV exist, never their content (perf models.py defers it).
+    has_report: bool = Field(default=False, exclude=True)
+    has_stats_csv: bool = Field(default=False, exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def report_url(self) -> str | None:
-        return paths.perf_report(self.run_id) if self.report_html else None
+        return paths.perf_report(self.run_id) if self.has_report else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def stats_csv_url(self) -> str | None:
-        return paths.perf_stats_csv(self.run_id) if self.stats_csv else None
+        return paths.perf_stats_csv(self.run_id) if self.has_stats_csv else None
 
 
 class NoPerfRunYet(BaseModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+import secrets
+from functools import cache, cached_property
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,9 @@ class BaseServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "testfleet"
+    # Whether this process verifies or signs bearer tokens (the APIs, the scheduler's processes, `make token`).
+    # Workers that do neither read their settings through tokenless(): they need no AUTH_SECRET (see below).
+    uses_tokens: ClassVar[bool] = True
 
     environment: Literal["development", "test", "production"] = "development"
     auth_secret: str = DEV_AUTH_SECRET
@@ -58,9 +62,18 @@ class BaseServiceSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _tokenless_processes_need_no_secret(cls, data: Any) -> Any:
+        # Not given AUTH_SECRET (deploy/ gives it only to processes that use it): a random key nobody knows, so
+        # nothing this process could ever sign or verify means anything, and the development key is never used.
+        if not cls.uses_tokens and isinstance(data, dict) and not data.get("auth_secret"):
+            return {**data, "auth_secret": secrets.token_hex(32)}
+        return data
+
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_development(self) -> BaseServiceSettings:
-        if self.environment != "development":
+        if self.uses_tokens and self.environment != "development":
             if self.auth_secret == DEV_AUTH_SECRET:
                 raise ValueError("AUTH_SECRET must be set outside development")
             if len(self.auth_secret) < 32:
@@ -97,6 +110,16 @@ class BaseServiceSettings(BaseSettings):
     @property
     def visibility_timeout(self) -> int:
         return self.broker_visibility_timeout_s
+
+
+S = TypeVar("S", bound=BaseServiceSettings)
+
+
+@cache
+def tokenless(settings_class: type[S]) -> type[S]:
+    """settings_class for a process that neither verifies nor signs tokens (web and perf workers): no AUTH_SECRET."""
+    namespace = {"uses_tokens": False, "__module__": settings_class.__module__, "__doc__": tokenless.__doc__}
+    return cast(type[S], type(f"Tokenless{settings_class.__name__}", (settings_class,), namespace))
 
 
 def normalize_database_url(url: str) -> str:

@@ -1,6 +1,6 @@
-"""Locust process entry point: `python -P locust_entry.py check|run|worker ...`, using Locust as a library.
+"""Locust process entry point: `python -P locust_entry.py run|worker CONFIG.json`, using Locust as a library.
 
-This file runs only inside the Locust subprocesses started by ``process`` and ``locustfile``. It is
+This file runs only inside the Locust subprocesses started by ``process``. It is
 started by path with ``-P`` (not ``-m``) so that importing it does not import the ``perf_test_service`` package
 (Flask, Celery, ssl) before Locust's gevent monkey-patching, and so it imports nothing from that package.
 
@@ -40,6 +40,7 @@ signal.signal(signal.SIGINT, _on_early_signal)
 import locust  # noqa: F401  isort: skip
 
 import csv
+import importlib.util
 import json
 import logging
 import re
@@ -51,6 +52,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+from locust import events
 from locust import runners as locust_runners
 from locust import stats as locust_stats
 from locust.env import Environment
@@ -70,19 +72,20 @@ _UNREACHABLE_PATTERN = re.compile(
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch to the check, run (local or master) or worker mode."""
-    if len(argv) != 2 or argv[0] not in ("check", "run", "worker"):
-        print("usage: locust_entry.py check LOCUSTFILE | run CONFIG.json | worker CONFIG.json", file=sys.stderr)
+    """Dispatch to the run (local or master) or worker mode."""
+    if len(argv) != 2 or argv[0] not in ("run", "worker"):
+        print("usage: locust_entry.py run CONFIG.json | worker CONFIG.json", file=sys.stderr)
         return 64
     mode, argument = argv
-    if mode == "check":
-        return check(argument)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = json.loads(Path(argument).read_text(encoding="utf-8"))
     _die_with_parent(int(config.get("parent_pid") or 0))
-    if mode == "worker":
-        return run_worker(config)
-    return LoadRun(config).run()
+    # Before any user code: the target resolves only to the addresses the host policy passed at claim.
+    _pinning().install(config.get("pins"))
+    code = run_worker(config) if mode == "worker" else LoadRun(config).run()
+    if os.getppid() != int(config.get("parent_pid") or 0) and os.getpgrp() == os.getpid():
+        os.killpg(0, signal.SIGKILL)  # orphaned master: its worker was killed; take what the locustfile forked along
+    return code
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -99,18 +102,13 @@ def _die_with_parent(parent_pid: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def check(locustfile: str) -> int:
-    """Import a locustfile and report whether it defines a runnable User class."""
-    try:
-        user_classes, shape_classes = load_locustfile(locustfile)
-    except BaseException:  # SystemExit or anything else raised while importing user code
-        print(_user_code_error(locustfile))
-        return 1
-    if not user_classes:
-        print("the locustfile defines no User class (a LoadTestShape alone cannot generate load)")
-        return 1
-    print(json.dumps({"user_classes": sorted(user_classes), "shape_classes": len(shape_classes)}))
-    return 0
+def _pinning():
+    """runner/pinning.py, loaded by path (this process imports nothing from the perf_test_service package)."""
+    spec = importlib.util.spec_from_file_location("testfleet_pinning", Path(__file__).with_name("pinning.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _user_code_error(locustfile: str) -> str:
@@ -139,7 +137,8 @@ def run_worker(config: dict) -> int:
     except BaseException:
         logger.error("worker cannot load the locustfile:\n%s", _user_code_error(config["locustfile"]))
         return 2
-    environment = Environment(user_classes=user_classes, shape_class=shape_class, host=config["host"])
+    # locust.events: the hooks a locustfile registers (init, test_start, test_stop) are on that object.
+    environment = Environment(user_classes=user_classes, shape_class=shape_class, host=config["host"], events=events)
     runner = environment.create_worker_runner(config["master_host"], config["master_port"])
     environment.events.init.fire(environment=environment, runner=runner, web_ui=None)
 
@@ -196,10 +195,16 @@ class LoadRun:
             )
             return 2
         self.environment = Environment(
-            user_classes=user_classes, shape_class=shape_class, host=self.config["host"], locustfile=locustfile
+            user_classes=user_classes,
+            shape_class=shape_class,
+            host=self.config["host"],
+            locustfile=locustfile,
+            events=events,
         )
-        # Workers started with `locust --worker -f -` (k8s) download the locustfile from this master.
-        self.environment.parsed_locustfiles = [locustfile]
+        # Workers started with `locust --worker -f -` (k8s) download the locustfile from this master: served with
+        # the pins in front, so they resolve the target as this process does.
+        served = _pinning().serve(locustfile, self.config.get("pins"), self.workdir / "served")
+        self.environment.parsed_locustfiles = [served]
         if self.expected_workers:
             self.runner = self.environment.create_master_runner(
                 master_bind_host=self.config.get("master_bind_host", "127.0.0.1"),
@@ -271,6 +276,7 @@ class LoadRun:
         if self.outcome is not None:
             return
         self.outcome = outcome
+        (self.workdir / "ending").touch()  # tells the parent the results are being written (runner/process.py)
         try:
             if self.runner is not None:
                 self._count_users()

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
-from perf_test_service.runner.process import ENTRY_PATH
+from perf_test_service.runner import containment
+from perf_test_service.runner.confine import Limits, confined
 from perf_test_service.scenario import RequestSpec, Scenario
+from shared.child_env import scrubbed_env
 
-CHECK_TIMEOUT_S = 30.0
+# Run by path (python -P), never imported: importing it would import locust here.
+CHECK_ENTRY_PATH = Path(__file__).with_name("check_entry.py")
+# Importing Locust alone takes ~1.5 s of CPU and ~250 MiB of address space here; a check needs no more than this.
+CHECK_TIMEOUT_S = 20.0
+CHECK_LIMITS = Limits(cpu_s=10, memory_bytes=1024 * 2**20, file_bytes=16 * 2**20, processes=32)
+MAX_ERROR_CHARS = 500
 # Keyword arguments every generated request passes: a 30x is recorded as a response and never followed, so a
 # redirect cannot send the load to a host the policy did not pass.
 REQUEST_OPTIONS = {"allow_redirects": False}
@@ -91,21 +102,61 @@ def _literal(value: Any) -> str:
     return f"json.loads({json.dumps(value, allow_nan=False)!r})"
 
 
-def check_locustfile(source: str, *, timeout_s: float = CHECK_TIMEOUT_S) -> str | None:
-    """Import the locustfile in a subprocess; return None if it defines a User class, else the error text."""
+def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Limits | None = None) -> str | None:
+    """Import the locustfile in a confined subprocess; return None if it defines a User class, else the error.
+
+    The subprocess has a scrubbed environment, a temporary directory as cwd, CPU, memory, file-size and process
+    limits and a wall-clock deadline, and is killed with every process it forked (its session, and whatever carries
+    its marker after a setsid: runner/containment.py). Only its
+    verdict file is read: what the locustfile prints is discarded, and the error is at most 500 characters.
+    """
+    timeout_s, limits = timeout_s or CHECK_TIMEOUT_S, limits or CHECK_LIMITS
     with tempfile.TemporaryDirectory(prefix="locustfile-check-") as directory:
-        path = Path(directory) / "locustfile.py"
+        path, result_path = Path(directory) / "locustfile.py", Path(directory) / "verdict.json"
         path.write_text(source, encoding="utf-8")
-        # -P keeps the driver's own folder off sys.path; locust must be the first import (gevent monkey-patching).
-        command = [sys.executable, "-P", str(ENTRY_PATH), "check", str(path)]
+        # -P keeps the entry's own folder off sys.path; locust must be its first import (gevent monkey-patching).
+        command = confined([sys.executable, "-P", str(CHECK_ENTRY_PATH), str(path), str(result_path)], limits)
+        marker = f"check:{uuid.uuid4().hex}"
+        process = subprocess.Popen(
+            command,
+            cwd=directory,
+            env=scrubbed_env(HOME=directory, **{containment.MARKER: marker}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
-            completed = subprocess.run(
-                command, cwd=directory, capture_output=True, text=True, timeout=timeout_s, start_new_session=True
-            )
+            returncode: int | None = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return f"importing the locustfile took longer than {timeout_s:g} s"
-    if completed.returncode == 0:
+            returncode = None
+        finally:
+            # Whatever the check forked dies with it (it cannot leave its session without setsid).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            containment.kill_marked(marker)  # and what left the session with setsid
+        verdict = _read_verdict(result_path)
+    if returncode is None:
+        return f"importing the locustfile took longer than {timeout_s:g} s"
+    if verdict is not None:
+        return None if verdict.get("ok") is True else str(verdict.get("error") or "the check failed")[:MAX_ERROR_CHARS]
+    return _limit_message(returncode, limits)
+
+
+def _read_verdict(path: Path) -> dict | None:
+    try:
+        verdict = json.loads(path.read_text(encoding="utf-8")[: 4 * MAX_ERROR_CHARS])
+    except (OSError, ValueError):
         return None
-    # The temporary path means nothing to the author; name the file as they know it.
-    message = (completed.stdout.strip() or completed.stderr.strip()).replace(str(path), "locustfile.py")
-    return message[-4000:] or f"locustfile check failed with exit code {completed.returncode}"
+    return verdict if isinstance(verdict, dict) else None
+
+
+def _limit_message(returncode: int, limits: Limits) -> str:
+    if returncode == -signal.SIGXCPU:
+        return f"importing the locustfile used more than {limits.cpu_s} s of CPU time"
+    if returncode == -signal.SIGXFSZ:
+        return f"the locustfile wrote a file larger than {limits.file_bytes} bytes"
+    if returncode < 0:
+        return f"the locustfile check was killed by signal {signal.Signals(-returncode).name}"
+    return f"the locustfile check ended (exit code {returncode}) without a verdict"

@@ -22,7 +22,10 @@ from typing import Any
 
 import psutil
 
+from perf_test_service.runner import containment
 from perf_test_service.scenario import RunParams
+from shared.child_env import scrubbed_env
+from shared.host_policy import parse_target
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +34,15 @@ ENTRY_PATH = Path(__file__).with_name("locust_entry.py")
 CONFIG_NAME = "locust_config.json"
 LOG_NAME = "locust.log"
 # Files a previous attempt at the same run may have left; removed so they cannot pass for this run's output.
-_OUTPUT_NAMES = ("live.json", "result.json", "report.html", "stats.csv", "failures.csv", "exceptions.csv")
+_OUTPUT_NAMES = ("live.json", "result.json", "report.html", "stats.csv", "failures.csv", "exceptions.csv", "ending")
+# The master touches this file when it starts to end the load and write its results (locust_entry.LoadRun.finish).
+ENDING_NAME = "ending"
 
 POLL_INTERVAL_S = 0.25
 # After asking the master to stop: time it gets to stop users and write its files before the group is killed.
 STOP_GRACE_S = 3.0
+# A master that said it is ending (stop, deadline or the run's end) gets this long to write its report and CSV.
+COLLECT_GRACE_S = 20.0
 # Time left to worker processes to leave on their own after the master has exited (their results are in by then).
 WORKER_EXIT_GRACE_S = 0.5
 KILL_WAIT_S = 1.0
@@ -92,6 +99,9 @@ def run_load(
     external_workers: bool = False,
     master_bind_host: str = "127.0.0.1",
     master_port: int | None = None,
+    pinned_addresses: list[str] | None = None,
+    on_ending: Callable[[], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Run a locustfile against host and return its result; blocks until Locust has exited.
 
@@ -100,6 +110,11 @@ def run_load(
     stopped as an error (default: run_time plus a start-up margin). Call from the thread that owns the run:
     the Locust processes get a parent-death signal bound to it. With ``external_workers`` the master binds
     ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
+    ``pinned_addresses`` (from the host policy at claim) are the only addresses the host may resolve to in the
+    Locust processes (runner/pinning.py). ``on_ending`` is called once when the load starts to end (a stop, the
+    deadline, or the master ending by itself): from then on the results are being written, and the caller should
+    let that finish. The Locust processes get a scrubbed environment (plus ``extra_env``), carry the run's marker
+    and are killed, with everything they started, before this returns (runner/containment.py).
     """
     run_params = params if isinstance(params, RunParams) else RunParams.model_validate(dict(params))
     workdir = Path(workdir).resolve()
@@ -109,6 +124,12 @@ def run_load(
         (workdir / name).unlink(missing_ok=True)
     if deadline is None:
         deadline = time.monotonic() + run_params.run_time + STARTUP_MARGIN_S
+    containment.become_subreaper()
+    known_children = containment.children_now()
+    marker = containment.run_marker(workdir)
+    env = scrubbed_env(**(extra_env or {}), **{containment.MARKER: marker})
+    target = parse_target(host)
+    pins = {"host": target.host, "port": target.port, "addresses": list(pinned_addresses)} if pinned_addresses else None
 
     # external_workers: the master waits for workers started elsewhere (k8s `locust --worker -f -`).
     expected_workers = run_params.workers if run_params.workers > (0 if external_workers else 1) else 0
@@ -130,6 +151,8 @@ def run_load(
                 "parent_pid": os.getpid(),
                 "unreachable_abort_s": unreachable_abort_s,
                 "worker_connect_timeout_s": worker_connect_timeout_s,
+                "pins": pins,
+                "external_workers": external_workers,
             }
         ),
         encoding="utf-8",
@@ -139,17 +162,19 @@ def run_load(
     stop_reason: str | None = None
     with open(log_path, "ab") as log:
         try:
-            master = _spawn("run", config_path, workdir, log, process_group=None)
+            master = _spawn("run", config_path, workdir, log, env, process_group=None)
             processes.append(master)
             for _ in range(local_workers):
-                processes.append(_spawn("worker", config_path, workdir, log, process_group=master.pid))
-            stop_reason = _watch(master, workdir, on_stats, should_stop, deadline)
+                processes.append(_spawn("worker", config_path, workdir, log, env, process_group=master.pid))
+            stop_reason = _watch(master, workdir, on_stats, should_stop, deadline, on_ending)
         finally:
             _end_process_group(processes)
+            # Whatever the locustfile forked, daemonised or left behind goes with the run.
+            containment.end_run(marker, known_children)
     return _collect(workdir, stop_reason, processes[0].returncode if processes else None, log_path)
 
 
-def _spawn(mode: str, config_path: Path, workdir: Path, log, *, process_group: int | None) -> subprocess.Popen:
+def _spawn(mode: str, config_path: Path, workdir: Path, log, env, *, process_group: int | None) -> subprocess.Popen:
     # -P: run the driver by path without putting its folder on sys.path (see locust_entry's docstring).
     command = [sys.executable, "-P", str(ENTRY_PATH), mode, str(config_path)]
     # The master leads a new process group that its workers join, so one killpg reaches every Locust process.
@@ -157,6 +182,7 @@ def _spawn(mode: str, config_path: Path, workdir: Path, log, *, process_group: i
     return subprocess.Popen(
         command,
         cwd=workdir,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -171,33 +197,56 @@ def _watch(
     on_stats: Callable[[dict], None] | None,
     should_stop: Callable[[], bool] | None,
     deadline: float,
+    on_ending: Callable[[], None] | None = None,
 ) -> str | None:
     """Relay live stats until the master exits; ask it to stop when told to or at the deadline."""
     live_path = workdir / "live.json"
     last_seen: tuple[int, int] | None = None
     stop_reason: str | None = None
     stop_sent_at: float | None = None
-    while True:
-        try:
-            master.wait(timeout=POLL_INTERVAL_S)
-            return stop_reason
-        except subprocess.TimeoutExpired:
-            pass
-        last_seen = _relay_live_stats(live_path, last_seen, on_stats)
-        now = time.monotonic()
-        if stop_sent_at is None:
-            if _asked_to_stop(should_stop):
-                stop_reason = "stopped"
-            elif now >= deadline:
-                stop_reason = "deadline"
-            if stop_reason is not None:
-                # The master stops its workers over ZeroMQ and writes report, CSV and result before exiting.
-                logger.info("stopping Locust master %s (%s)", master.pid, stop_reason)
-                _signal(master.pid, signal.SIGTERM)
-                stop_sent_at = now
-        elif now - stop_sent_at > STOP_GRACE_S:
-            logger.warning("Locust master %s ignored SIGTERM for %.1f s; killing its group", master.pid, STOP_GRACE_S)
-            return stop_reason
+    ending = _Once(on_ending)
+    try:
+        while True:
+            try:
+                master.wait(timeout=POLL_INTERVAL_S)
+                return stop_reason
+            except subprocess.TimeoutExpired:
+                pass
+            last_seen = _relay_live_stats(live_path, last_seen, on_stats)
+            if (workdir / ENDING_NAME).exists():
+                ending()
+            now = time.monotonic()
+            if stop_sent_at is None:
+                stop_reason = _stop_reason(should_stop, deadline, now)
+                if stop_reason is not None:
+                    ending()
+                    # The master stops its workers over ZeroMQ and writes report, CSV and result before exiting.
+                    logger.info("stopping Locust master %s (%s)", master.pid, stop_reason)
+                    _signal(master.pid, signal.SIGTERM)
+                    stop_sent_at = now
+            elif now - stop_sent_at > (COLLECT_GRACE_S if (workdir / ENDING_NAME).exists() else STOP_GRACE_S):
+                logger.warning("Locust master %s did not end in time after SIGTERM; killing its group", master.pid)
+                return stop_reason
+    finally:
+        ending()  # the master is gone (or about to be killed): what follows is collecting
+
+
+class _Once:
+    """Call a callback at most once (None: never)."""
+
+    def __init__(self, callback: Callable[[], None] | None):
+        self.callback = callback
+
+    def __call__(self) -> None:
+        callback, self.callback = self.callback, None
+        if callback is not None:
+            callback()
+
+
+def _stop_reason(should_stop: Callable[[], bool] | None, deadline: float, now: float) -> str | None:
+    if _asked_to_stop(should_stop):
+        return "stopped"
+    return "deadline" if now >= deadline else None
 
 
 def _relay_live_stats(
