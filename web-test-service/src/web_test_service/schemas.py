@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
@@ -14,6 +14,9 @@ from shared.runs.schemas import RunFields
 
 MAX_COMMANDS = 5000
 MAX_TEXT = 100_000
+MAX_FALLBACKS = 50
+# A fallback locator as Selenium IDE records it: [locator, strategy], e.g. ["css=#user", "css:finder"].
+Locator = Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=2)]
 VariableValue = str | int | float | bool | None
 
 
@@ -25,7 +28,7 @@ class CommandIn(BaseModel):
     command: str = Field(min_length=1, max_length=100)
     target: str = Field(default="", max_length=MAX_TEXT)
     value: str = Field(default="", max_length=MAX_TEXT)
-    targets: list[list[str]] | None = Field(default=None, max_length=50)
+    targets: list[Locator] | None = Field(default=None, max_length=MAX_FALLBACKS)
     comment: str | None = Field(default=None, max_length=10_000)
     skip: bool | None = None
     opensWindow: bool | None = None  # Selenium IDE field names
