@@ -207,3 +207,35 @@ def test_import_errors_name_the_test_by_its_place_in_the_document(client, auth_h
     resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester"))
     assert resp.status_code == 422
     assert resp.json["error"]["details"][0]["field"] == "tests.0.commands.1.command"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({**LOGIN, "timeout_ms": "60000"}, "timeout_ms"), ({**LOGIN, "timeout_ms": 60000.5}, "timeout_ms"),
+     ({**LOGIN, "commands": [{"command": "open", "target": "/", "skip": "yes"}]}, "commands.0.skip"),
+     ({**LOGIN, "commands": [{"command": "open", "target": "/", "targets": [["a", "b", "c"]]}]},
+      "commands.0.targets.0"),
+     ({**LOGIN, "commands": [{"command": "open", "target": 5}]}, "commands.0.target"),
+     ({**LOGIN, "name": True}, "name")],
+    ids=["timeout-string", "timeout-fraction", "skip-string", "locator-triple", "target-number", "name-bool"],
+)  # fmt: skip
+def test_script_fields_are_type_checked(client, auth_header, body, field):
+    tester = auth_header("tester")
+    resp = client.post(f"{API}/scripts", json=body, headers=tester)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+    assert client.get(f"{API}/scripts", headers=tester).json["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"priority": True}, "priority"), ({"priority": 9.0}, "priority"), ({"base_url": 5}, "base_url")],
+    ids=["priority-bool", "priority-float", "base-url-number"],
+)
+def test_run_bodies_are_type_checked(client, auth_header, body, field):
+    alice = auth_header("tester", "alice")
+    script = client.post(f"{API}/scripts", json=LOGIN, headers=alice).json
+    resp = client.post(f"{API}/scripts/{script['id']}/run", json=body, headers=alice)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+    assert client.get(f"{API}/scripts/{script['id']}/runs", headers=alice).json["total"] == 0
