@@ -37,8 +37,9 @@ class SideProjectError(ValueError):
 
 
 class _SideModel(BaseModel):
-    # Selenium IDE adds fields over the versions (plugins, urls, ids): unknown ones are ignored.
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+    # Selenium IDE adds fields over the versions (plugins, urls, ids): unknown ones are ignored. The known ones
+    # have the types Selenium IDE writes ("no" is not false, "60" not a number), as a script's commands do.
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
 
 
 class SideCommand(CommandIn):
