@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,42 @@ def test_flower_metrics_need_credentials(platform):
     # With credentials nginx passes the request on; Flower is not running here, so 502.
     resp = requests.get(platform["base"] + "/flower/metrics", auth=("ops", "secret"), timeout=10)
     assert resp.status_code == 502 and _is_error_json(resp, "bad_gateway")
+
+
+def _raw_get(base: str, target: bytes, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """Send a request line exactly as given (no client-side quoting); return status, headers and body."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        request_line = (b"POST " if body else b"GET ") + target + b" HTTP/1.1\r\n"
+        header_lines = f"Host: gw\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        conn.sendall(request_line + header_lines + body)
+        raw = b""
+        while chunk := conn.recv(65536):
+            raw += chunk
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, payload
+
+
+# Paths a JSON body must survive: quotes, backslashes, control characters and non-UTF-8 bytes, encoded or raw.
+HOSTILE_PATHS = [b"/a%22b", b'/a"b', b"/a%5Cb", b"/a\\b", b"/a%0A%22%7D", b"/a%00b", b"/%FF%FE", b"/\xc3\xa9\xff"]
+HOSTILE_PATHS.append(b"/x?q=%22&r=\\")  # in the query string too
+
+
+@pytest.mark.parametrize("prefix", [b"", b"/api/v1/perf-test"], ids=["gateway-404", "upstream-down-502"])
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_gateway_errors_are_valid_json_for_any_uri(platform, prefix, path):
+    """The gateway wrote $uri into its JSON bodies unescaped: GET /a%22b answered invalid JSON (issue 11)."""
+    status, headers, body = _raw_get(platform["base"], prefix + path)
+    assert headers["content-type"].startswith("application/json"), (status, body)
+    error = json.loads(body)["error"]
+    # nginx itself refuses a NUL in the path (its JSON 400), so none reaches a service.
+    expected = (400, "bad_request") if b"%00" in path else (502, "bad_gateway") if prefix else (404, "not_found")
+    assert (status, error["code"]) == expected, body
+
+
+def test_too_large_body_is_valid_json_for_any_uri(platform):
+    status, headers, body = _raw_get(platform["base"], b"/api/v1/web-test/a%22b", body=b"x" * 4096)
+    assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
+    assert headers["content-type"].startswith("application/json")

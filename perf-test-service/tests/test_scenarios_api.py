@@ -130,3 +130,55 @@ def test_cleanup_deletes_exactly_the_old_finished_runs(app):
         assert counts == {"runs": 2}
         assert {r.id for r in session.query(Run)} == {young.id, old_active.id}  # an active run is never deleted
         assert delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30)) == {"runs": 0}
+
+
+def _request(**fields):
+    return {**SCENARIO, "requests": [{"path": "/", **fields}]}
+
+
+# Wrong types, non-finite and huge numbers: each a 422 naming the field, none saved (issue 11).
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**SCENARIO, "thresholds": {"p95_ms": "inf"}}, "thresholds.p95_ms"),  # saved, then read back as Infinity
+        ({**SCENARIO, "thresholds": {"p95_ms": "nan"}}, "thresholds.p95_ms"),
+        ({**SCENARIO, "thresholds": {"p95_ms": 1e308}}, "thresholds.p95_ms"),
+        ({**SCENARIO, "thresholds": {"min_rps": "5"}}, "thresholds.min_rps"),
+        ({**SCENARIO, "wait_time_ms": {"min": True, "max": 10}}, "wait_time_ms.min"),
+        ({**SCENARIO, "wait_time_ms": {"min": 0, "max": 2.5}}, "wait_time_ms.max"),
+        (_request(weight=True), "requests.0.weight"),
+        (_request(weight="3"), "requests.0.weight"),
+        (_request(expect_status=[True]), "requests.0.expect_status.0"),
+        (_request(headers={"X-A": 5}), "requests.0.headers.X-A"),
+        (_request(body=["x"]), "requests.0.body"),
+        (_request(method=["GET"]), "requests.0.method"),
+        ({**SCENARIO, "requests": [[{"path": "/"}]]}, "requests.0"),
+        ({**SCENARIO, "name": 5}, "name"),
+    ],
+    ids=["p95-inf", "p95-nan", "p95-1e308", "rps-string", "wait-bool", "wait-float", "weight-bool", "weight-string",
+         "status-bool", "header-number", "body-list", "method-list", "request-nested", "name-number"],
+)  # fmt: skip
+def test_every_scenario_field_is_type_checked(client, auth_header, body, field):
+    tester = auth_header("tester")
+    resp = client.post(f"{API}/scenarios", json=body, headers=tester)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field, resp.json
+    assert client.get(f"{API}/scenarios", headers=tester).json["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"user_count": 1, "run_time": 5, "spawn_rate": "inf"}, "spawn_rate"),
+     ({"user_count": 1, "run_time": 5, "spawn_rate": 1e308}, "spawn_rate"),
+     ({"user_count": True, "run_time": 5}, "user_count"), ({"user_count": "3", "run_time": 5}, "user_count"),
+     ({"user_count": 1, "run_time": 5, "workers": 1.0}, "workers"),
+     ({"user_count": 1, "run_time": 5, "priority": True}, "priority")],
+    ids=["spawn-inf", "spawn-1e308", "users-bool", "users-string", "workers-float", "priority-bool"],
+)  # fmt: skip
+def test_run_params_are_type_checked(client, auth_header, params, field):
+    alice = auth_header("tester", "alice")
+    sid = client.post(f"{API}/scenarios", json=SCENARIO, headers=alice).json["id"]
+    resp = client.post(f"{API}/scenarios/{sid}/run", json=params, headers=alice)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+    assert client.get(f"{API}/scenarios/{sid}/runs", headers=alice).json["total"] == 0

@@ -54,6 +54,12 @@ def test_create_read_and_next_fire_times(client, auth_header):
         ({"target": {"kind": "ftp", "id": "x"}}, "target.kind", ""),
         ({"target": {"kind": "web-test", "id": "../admin"}}, "target.id", ""),
         ({"name": ""}, "name", ""),
+        # Wrong types and sizes (issue 11): JSON's types are taken as they are.
+        ({"enabled": "yes"}, "enabled", "valid boolean"),
+        ({"name": 5}, "name", "valid string"),
+        ({"cron": ["0 3 * * *"]}, "cron", "valid string"),
+        ({"target": {"kind": "web-test", "id": "x", "params": [1]}}, "target.params", "valid dictionary"),
+        ({"target": {"kind": "web-test", "id": "x", "params": {f"p{i}": i for i in range(51)}}}, "target.params", "50"),
     ],
 )
 def test_invalid_input_is_422_naming_the_field(client, auth_header, overrides, field, reason):

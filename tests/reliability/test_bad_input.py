@@ -1,15 +1,20 @@
 """Bad input never crashes a service: Schemathesis against every OpenAPI document, oversized and malformed bodies.
 
-Schemathesis (CLI `st run`) runs through the gateway with a tester's token, in three passes per service:
+Schemathesis (CLI `st run`) runs through the gateway with a tester's token, in four passes per service:
 
 * "random ids": every operation but the two that start work, path ids generated. Schemathesis also reuses the
   ids of what it created (POST /scripts etc.), so it reaches real resources too.
 * "real ids": the path ids are a script, scenario and schedule the fuzzing user owns, so the fuzzer gets past
   the 404 into validation and serialisation. DELETE is excluded there (the resource would be gone at once).
 * "job ids": only POST .../run and POST .../trigger, in a process that creates nothing, so their ids never
-  exist. Those two operations are never fuzzed against a real resource: every accepted case would be a real
-  Chromium or Locust job (up to PERF_MAX_USERS users for PERF_MAX_RUN_TIME) and would flood the workers the
-  other suites measure; an earlier version of this test saw the fuzzer reuse created ids and reach them.
+  exist (the 404 path).
+* "active ids": the same two operations against a script, a scenario and a schedule that exist, so their bodies
+  are validated and answered, not stopped at a 404. Each target already has a run in progress (a long pause, one
+  Locust user against a local server), so every body that passes validation meets the 409 of "one active run per
+  target" and no case starts work: an accepted case would be a real Chromium or Locust job (up to
+  PERF_MAX_USERS users for PERF_MAX_RUN_TIME) flooding the workers the other suites measure. The pass asserts
+  from its HAR record that no answer was a 404, that bodies were refused (422), that every trigger met the
+  active run, and afterwards that the held runs are the only runs of their targets. It runs last, alone.
 
 Checks: no 5xx, and every response matches the document (status code, content type, headers, body schema); and
 `ignored_auth` (the fuzzer retries without the token and must get a 401). Not used: positive_data_acceptance and
@@ -23,10 +28,15 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+
+from shared.testing import wait_until
+from tests.reliability.faults_helpers import ACTIVE, serve_ok
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -43,13 +53,19 @@ CHECKS = ",".join(
     )
 )
 EXAMPLES = 15  # per operation and phase
-BUDGET_S = {"random": 45, "real": 30, "jobs": 15}  # per service and pass; the services run at the same time
+BUDGET_S = {"random": 45, "real": 30, "jobs": 15, "active": 30}  # per service and pass; services run at once
+# Passes of a batch run at once (at most six schemathesis processes); "active" goes last, alone, while its
+# targets hold their runs, so no browser or Locust run competes with the other passes.
 BATCHES = (("random",), ("real", "jobs"))
+ACTIVE_BATCH = (("active",),)
 STARTS_WORK = r"/(run|trigger)$"
 FUZZ_USER = "fuzzer"
+ACTIVE_USER = "fuzzer-active"  # owns the targets with a run in progress; the other passes cannot reach them
+HELD_RUN_S = 240  # beyond the active pass at its deadline (BUDGET_S + 90 s); stopped at the end
 
 
 def _st_command(platform, service: str, token: str, workdir: Path, mode: str) -> list[str]:
+    """The `st run` command line of one pass over one service's document."""
     args = [str(ST), "run", f"{platform.gateway}/api/v1/{service}/openapi.json", "--url", platform.gateway,
             "-H", f"Authorization: Bearer {token}", "--checks", CHECKS, "-n", str(EXAMPLES),
             "--phases", "examples,coverage,fuzzing", "--max-time", str(BUDGET_S[mode]), "--no-shrink",
@@ -60,6 +76,10 @@ def _st_command(platform, service: str, token: str, workdir: Path, mode: str) ->
     elif mode == "real":
         args[1:1] = ["--config-file", str(workdir / "real-ids.toml")]  # a global option: before `run`
         args += ["--exclude-path-regex", STARTS_WORK, "--exclude-method", "DELETE"]
+    elif mode == "active":
+        args[1:1] = ["--config-file", str(workdir / "active-ids.toml")]
+        args[args.index("--report") + 1] = "junit,har"  # the HAR file: every request and its answer
+        args += ["--include-path-regex", STARTS_WORK, "--report-har-path", str(workdir / f"{service}-active.har")]
     else:
         args += ["--include-path-regex", STARTS_WORK]
     return args
@@ -85,6 +105,90 @@ def _own_resources(platform, headers) -> dict[str, str]:
     }
 
 
+WEB, PERF, SCHEDULES = "/api/v1/web-test", "/api/v1/perf-test", "/api/v1/schedules"
+
+
+def _post(platform, headers, path: str, body: dict, status: int) -> dict:
+    resp = requests.post(platform.gateway + path, headers=headers, json=body, timeout=30)
+    assert resp.status_code == status, (path, body, resp.status_code, resp.text[:300])
+    return resp.json()
+
+
+def _run_states(platform, headers, collection: str, target_id: str) -> list[str]:
+    url = f"{platform.gateway}{collection}/{target_id}/runs"
+    return [run["state"] for run in requests.get(url, headers=headers, timeout=30).json()["items"]]
+
+
+def _hold_active_runs(platform, headers, target: str) -> dict[str, str]:
+    """A script and a scenario, each with a run in progress, and a schedule of the script: their path ids."""
+    script_body = {
+        "name": "held",
+        "base_url": target,
+        "commands": [{"command": "pause", "target": str(HELD_RUN_S * 1000)}],
+    }
+    scenario_body = {
+        "name": "held",
+        "host": target,
+        "requests": [{"path": "/"}],
+        "wait_time_ms": {"min": 1000, "max": 1000},
+    }
+    script = _post(platform, headers, f"{WEB}/scripts", {**script_body, "timeout_ms": (HELD_RUN_S + 60) * 1000}, 201)
+    scenario = _post(platform, headers, f"{PERF}/scenarios", scenario_body, 201)
+    schedule_body = {
+        "name": "held",
+        "cron": "0 3 1 1 *",
+        "enabled": False,
+        "target": {"kind": "web-test", "id": script["id"]},
+    }
+    schedule = _post(platform, headers, SCHEDULES, schedule_body, 201)
+    held = [
+        (f"{WEB}/scripts", script["id"], {}),
+        (f"{PERF}/scenarios", scenario["id"], {"user_count": 1, "run_time": f"{HELD_RUN_S}s"}),
+    ]
+    for collection, target_id, run_body in held:
+        _post(platform, headers, f"{collection}/{target_id}/run", run_body, 202)
+    for collection, target_id, run_body in held:
+        wait_until(
+            lambda c=collection, t=target_id: _run_states(platform, headers, c, t) == ["running"],
+            120,
+            0.5,
+            what=f"the held run of {collection}/{target_id} running",
+        )
+        # Real ids, validated: a bad body is a 422, a good one the 409 of the held run.
+        _post(platform, headers, f"{collection}/{target_id}/run", {**run_body, "priority": 10}, 422)
+        _post(platform, headers, f"{collection}/{target_id}/run", {**run_body, "priority": 1}, 409)
+    return {"script_id": script["id"], "scenario_id": scenario["id"], "schedule_id": schedule["id"]}
+
+
+def _stop_held_runs(platform, headers, ids: dict[str, str]) -> None:
+    for collection, key in ((f"{WEB}/scripts", "script_id"), (f"{PERF}/scenarios", "scenario_id")):
+        requests.post(f"{platform.gateway}{collection}/{ids[key]}/stop", headers=headers, timeout=30)
+
+
+def _active_pass_problems(platform, headers, ids: dict[str, str], workdir: Path) -> list[str]:
+    """What the HAR records of the active pass and the held targets show went wrong (nothing, or each problem)."""
+    problems = []
+    for service in SERVICES:
+        entries = json.loads((workdir / f"{service}-active.har").read_text())["log"]["entries"]
+        calls = [e for e in entries if re.search(STARTS_WORK, urlsplit(e["request"]["url"]).path)]
+        statuses = Counter(e["response"]["status"] for e in calls)
+        print(f"schemathesis {service} (active ids): {len(calls)} requests, answers {sorted(statuses.items())}")
+        if not calls or statuses[404]:
+            problems.append(f"{service}/active: {statuses[404]} of {len(calls)} requests met a 404")
+        if service == "scheduler":
+            started = [e["response"] for e in calls if e["response"]["status"] == 202]
+            outcomes = {json.loads(response["content"]["text"])["status"] for response in started}
+            if outcomes != {"run_active"}:
+                problems.append(f"scheduler/active: trigger outcomes {outcomes}, not only run_active")
+        elif not statuses[422]:  # the 409 of a valid body is checked before the pass (_hold_active_runs)
+            problems.append(f"{service}/active: no body was refused (422): the bodies were not validated")
+    for collection, key in ((f"{WEB}/scripts", "script_id"), (f"{PERF}/scenarios", "scenario_id")):
+        states = _run_states(platform, headers, collection, ids[key])
+        if len(states) != 1 or states[0] not in ACTIVE:
+            problems.append(f"{collection}/{ids[key]}: runs {states}; the fuzzer must start none")
+    return problems
+
+
 def _cleanup_schedules(platform, headers) -> None:
     """Fuzzed schedules are real cron entries: remove what the fuzzing user created."""
     url = f"{platform.gateway}/api/v1/schedules"
@@ -101,44 +205,64 @@ def _cases(output: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def _write_ids(path: Path, ids: dict[str, str]) -> None:
+    path.write_text("[parameters]\n" + "".join(f'"path.{k}" = "{v}"\n' for k, v in ids.items()))
+
+
 def test_schemathesis_every_service_no_server_errors_and_conforms(platform, tmp_path):
-    headers = platform.headers("tester", FUZZ_USER)
-    token = headers["Authorization"].split(" ", 1)[1]
-    ids = _own_resources(platform, headers)
-    (tmp_path / "real-ids.toml").write_text("[parameters]\n" + "".join(f'"path.{k}" = "{v}"\n' for k, v in ids.items()))
-    total, failures = 0, []
+    headers, active_headers = platform.headers("tester", FUZZ_USER), platform.headers("tester", ACTIVE_USER)
+    token, active_token = (h["Authorization"].split(" ", 1)[1] for h in (headers, active_headers))
+    tokens = {"random": token, "real": token, "jobs": token, "active": active_token}
+    _write_ids(tmp_path / "real-ids.toml", _own_resources(platform, headers))
     try:
-        for batch in BATCHES:
-            procs = {
-                (service, mode): subprocess.Popen(
-                    _st_command(platform, service, token, tmp_path, mode),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    cwd=tmp_path,
-                )
-                for mode in batch
-                for service in SERVICES
-            }
-            for (service, mode), proc in procs.items():
-                try:
-                    output, _ = proc.communicate(timeout=BUDGET_S[mode] + 90)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    output, _ = proc.communicate()
-                    failures.append(f"{service}/{mode}: schemathesis did not finish in time")
-                cases = _cases(output)
-                total += cases
-                print(f"schemathesis {service} ({mode} ids): {cases} cases, exit {proc.returncode}")
-                if proc.returncode != 0:
-                    failures.append(f"{service}/{mode} (exit {proc.returncode}):\n{output[-12000:]}")
+        total, failures = _fuzz(platform, tokens, tmp_path, BATCHES)
     finally:
         _cleanup_schedules(platform, headers)
+    with serve_ok() as target:
+        active_ids = _hold_active_runs(platform, active_headers, target)
+        _write_ids(tmp_path / "active-ids.toml", active_ids)
+        try:
+            cases, active_failures = _fuzz(platform, tokens, tmp_path, ACTIVE_BATCH)
+            total += cases
+            failures += active_failures + _active_pass_problems(platform, active_headers, active_ids, tmp_path)
+        finally:
+            _stop_held_runs(platform, active_headers, active_ids)
+            _cleanup_schedules(platform, active_headers)
     assert not failures, "\n\n".join(failures)
     assert total > 1000
     operations = sum(_operation_count(platform, service) for service in SERVICES)
     print(f"FIGURE schemathesis: {total} cases over {operations} operations of 3 services, 0 server errors, "
-          "0 responses outside the documents")  # fmt: skip
+          "0 responses outside the documents; run and trigger also with real, active targets")  # fmt: skip
+
+
+def _fuzz(platform, tokens: dict[str, str], workdir: Path, batches) -> tuple[int, list[str]]:
+    """Every pass of the batches (the passes of a batch at once); the number of cases and what failed."""
+    total, failures = 0, []
+    for batch in batches:
+        procs = {
+            (service, mode): subprocess.Popen(
+                _st_command(platform, service, tokens[mode], workdir, mode),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=workdir,
+            )
+            for mode in batch
+            for service in SERVICES
+        }
+        for (service, mode), proc in procs.items():
+            try:
+                output, _ = proc.communicate(timeout=BUDGET_S[mode] + 90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+                failures.append(f"{service}/{mode}: schemathesis did not finish in time")
+            cases = _cases(output)
+            total += cases
+            print(f"schemathesis {service} ({mode} ids): {cases} cases, exit {proc.returncode}")
+            if proc.returncode != 0:
+                failures.append(f"{service}/{mode} (exit {proc.returncode}):\n{output[-12000:]}")
+    return total, failures
 
 
 def _operation_count(platform, service: str) -> int:
@@ -200,6 +324,10 @@ MALFORMED = [
     b"\xff\xfe\x00garbage",
     b"nul\x00l",
     b'{"a": NaN',
+    # Python's parser reads these (not JSON): a scenario with "json": NaN was saved, then read back as invalid JSON.
+    b'{"name": NaN}',
+    b'{"name": "x", "requests": [{"path": "/", "json": Infinity}]}',
+    b'{"name": -Infinity}',
     b"[" * 100_000,  # deeper than the JSON parser recurses
     b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
 ]

@@ -150,3 +150,92 @@ def test_run_without_worker_is_queued_and_409_while_active(client, auth_header):
     assert client.post(f"{API}/scripts/{script['id']}/stop", headers=alice).status_code == 409
     bad = client.post(f"{API}/scripts/{script['id']}/run", json={"priority": 10}, headers=alice)
     assert bad.status_code == 422 and bad.json["error"]["details"][0]["field"] == "priority"
+
+
+def _with(project: dict, change) -> dict:
+    project = json.loads(json.dumps(project))
+    change(project)
+    return project
+
+
+# The three 500s of issue 11, and their siblings: each field of a .side file is checked by its path.
+HOSTILE_SIDE = [
+    (lambda p: p["tests"][0]["commands"][0].update(targets=5), "tests.0.commands.0.targets"),
+    (lambda p: p["suites"][0].update(tests=[[1]]), "suites.0.tests.0"),
+    (lambda p: p["suites"][0].update(timeout="inf"), "suites.0.timeout"),
+    (lambda p: p["suites"][0].update(timeout="nan"), "suites.0.timeout"),
+    (lambda p: p["suites"][0].update(timeout=1e308), "suites.0.timeout"),
+    (lambda p: p["suites"][0].update(tests=[{"id": "t1"}]), "suites.0.tests.0"),
+    (lambda p: p["tests"][1]["commands"][0].update(value=["x"]), "tests.1.commands.0.value"),
+    (lambda p: p["tests"][0].update(name="a\x00b"), "tests.0.name"),  # PostgreSQL: was a 503
+    (lambda p: p["tests"][0]["commands"][0].update(windowTimeout=2**64), "tests.0.commands.0.windowTimeout"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    HOSTILE_SIDE,
+    ids=["targets-5", "suite-tests-nested", "timeout-inf", "timeout-nan", "timeout-1e308", "suite-tests-object",
+         "value-list", "nul-in-name", "int-beyond-64-bits"],
+)  # fmt: skip
+def test_import_type_checks_every_field_as_json_and_as_a_file(client, auth_header, change, field):
+    tester = auth_header("tester")
+    tests = [side_test("t1", "login", [("open", "/login.html", "")]), side_test("t2", "checkout", [("echo", "hi", "")])]
+    project = _with(side_project(tests, [{"id": "s1", "name": "smoke", "timeout": 60, "tests": ["t2", "t1"]}]), change)
+    as_json = client.post(f"{API}/scripts/import", json=project, headers=tester)
+    as_file = client.post(
+        f"{API}/scripts/import",
+        data={"file": (io.BytesIO(json.dumps(project).encode()), "p.side")},
+        headers=tester,
+        content_type="multipart/form-data",
+    )
+    for resp in (as_json, as_file):
+        assert resp.status_code == 422, resp.get_data(as_text=True)
+        error = resp.json["error"]
+        assert error["code"] == "validation_error" and error["details"][0]["field"] == field, error
+        assert field in error["message"]
+    assert client.get(f"{API}/scripts", headers=tester).json["total"] == 0  # nothing half written
+
+
+def test_import_errors_name_the_test_by_its_place_in_the_document(client, auth_header):
+    """Scripts are imported in suite order; an error must still point at the test where the document has it."""
+    tests = [
+        side_test("t1", "login", [("open", "/", ""), ("nonsense", "", "")]),
+        side_test("t2", "home", [("open", "/", "")]),
+    ]
+    project = side_project(tests, [{"id": "s1", "name": "smoke", "tests": ["t2", "t1"]}])
+    resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester"))
+    assert resp.status_code == 422
+    assert resp.json["error"]["details"][0]["field"] == "tests.0.commands.1.command"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({**LOGIN, "timeout_ms": "60000"}, "timeout_ms"), ({**LOGIN, "timeout_ms": 60000.5}, "timeout_ms"),
+     ({**LOGIN, "commands": [{"command": "open", "target": "/", "skip": "yes"}]}, "commands.0.skip"),
+     ({**LOGIN, "commands": [{"command": "open", "target": "/", "targets": [["a", "b", "c"]]}]},
+      "commands.0.targets.0"),
+     ({**LOGIN, "commands": [{"command": "open", "target": 5}]}, "commands.0.target"),
+     ({**LOGIN, "name": True}, "name")],
+    ids=["timeout-string", "timeout-fraction", "skip-string", "locator-triple", "target-number", "name-bool"],
+)  # fmt: skip
+def test_script_fields_are_type_checked(client, auth_header, body, field):
+    tester = auth_header("tester")
+    resp = client.post(f"{API}/scripts", json=body, headers=tester)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+    assert client.get(f"{API}/scripts", headers=tester).json["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"priority": True}, "priority"), ({"priority": 9.0}, "priority"), ({"base_url": 5}, "base_url")],
+    ids=["priority-bool", "priority-float", "base-url-number"],
+)
+def test_run_bodies_are_type_checked(client, auth_header, body, field):
+    alice = auth_header("tester", "alice")
+    script = client.post(f"{API}/scripts", json=LOGIN, headers=alice).json
+    resp = client.post(f"{API}/scripts/{script['id']}/run", json=body, headers=alice)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"][0]["field"] == field
+    assert client.get(f"{API}/scripts/{script['id']}/runs", headers=alice).json["total"] == 0

@@ -15,9 +15,16 @@ MAX_REQUESTS_PER_SCENARIO = 100
 _RUN_TIME_PATTERN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 
+# Unknown keys are almost always typos ("expected_status"): refused, not ignored. Values keep JSON's types
+# ("5" is not a number, 1 is not true) and no number is infinite: every field is what it says.
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True, allow_inf_nan=False)
+# Generous caps that still keep every number meaningful (a p95 of 1e308 ms or a spawn rate of "inf" is a typo).
+MAX_MS = 3_600_000
+MAX_RATE = 1_000_000
+
+
 class _Strict(BaseModel):
-    # Unknown keys are almost always typos ("expected_status"); refuse them instead of ignoring them.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
 
 class RequestSpec(_Strict):
@@ -26,13 +33,13 @@ class RequestSpec(_Strict):
     name: str = Field(default="", max_length=200)
     method: str = "GET"
     path: str = Field(min_length=1, max_length=2000)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, max_length=100)
     json_body: Any = Field(default=None, alias="json")
     body: str | None = None
     weight: int = Field(default=1, ge=1, le=1000)
     expect_status: list[int] | None = None
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(**STRICT, populate_by_name=True)
 
     @field_validator("method")
     @classmethod
@@ -94,8 +101,8 @@ class RequestSpec(_Strict):
 class WaitTime(_Strict):
     """Pause between a user's requests, uniformly drawn from [min, max] milliseconds."""
 
-    min: int = Field(default=0, ge=0, le=3_600_000)
-    max: int = Field(default=0, ge=0, le=3_600_000)
+    min: int = Field(default=0, ge=0, le=MAX_MS)
+    max: int = Field(default=0, ge=0, le=MAX_MS)
 
     @model_validator(mode="after")
     def _ordered(self) -> WaitTime:
@@ -108,8 +115,8 @@ class Thresholds(_Strict):
     """Pass/fail limits checked against a run's final stats; unset limits are not checked."""
 
     max_failure_ratio: float | None = Field(default=None, ge=0, le=1)
-    p95_ms: float | None = Field(default=None, gt=0)
-    min_rps: float | None = Field(default=None, ge=0)
+    p95_ms: float | None = Field(default=None, gt=0, le=MAX_MS)
+    min_rps: float | None = Field(default=None, ge=0, le=MAX_RATE)
 
 
 class Scenario(_Strict):
@@ -169,7 +176,7 @@ class RunParams(_Strict):
     """How big and how long a run is; validate with `parse_run_params` to apply the service's caps."""
 
     user_count: int = Field(ge=1)
-    spawn_rate: float = Field(default=0, ge=0)
+    spawn_rate: float = Field(default=0, ge=0, le=MAX_RATE)
     run_time: int
     workers: int = Field(default=0, ge=0)
 

@@ -16,7 +16,8 @@ from shared.runs.schemas import RunFields
 class LocustfileScenario(BaseModel):
     """An admin's scenario given as Locust source: host and thresholds still apply."""
 
-    model_config = ConfigDict(extra="forbid")
+    # As scenario.STRICT, but the source is kept exactly as written (no whitespace stripped).
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=300)
     host: str = Field(min_length=1, max_length=2000)
@@ -34,7 +35,7 @@ class LocustfileScenario(BaseModel):
 class RunBody(BaseModel):
     """The run request as sent; limits are checked by scenario.parse_run_params."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)  # the other fields are RunParams
 
     priority: int = Field(default=5, ge=0, le=9, description="9 is the most urgent")
 

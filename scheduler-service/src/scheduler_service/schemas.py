@@ -24,14 +24,16 @@ class Target(BaseModel):
     kind: TargetKind
     # Only URL-safe characters: the id becomes a path segment of the target's run URL.
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    params: dict[str, Any] = Field(default_factory=dict)
+    # The run's body, checked by the target service when the schedule fires (the scheduler imports no service).
+    params: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
 class ScheduleCreate(BaseModel):
     """A cron schedule: POST body and PUT (full replace) body."""
 
-    # Unknown fields (e.g. a GET body sent back with id and next_fire_times) are ignored.
-    model_config = ConfigDict(extra="ignore")
+    # Unknown fields (e.g. a GET body sent back with id and next_fire_times) are ignored. Strict: JSON's types as
+    # they are ("yes" is not true).
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     name: str = Field(min_length=1, max_length=300)
     cron: str = Field(max_length=200, description="five fields (minute hour day month weekday) or @daily etc.")
@@ -53,7 +55,7 @@ class ScheduleCreate(BaseModel):
 class SchedulePatch(BaseModel):
     """PATCH body: only the fields given change (e.g. {"enabled": false})."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
     cron: str | None = Field(default=None, max_length=200)

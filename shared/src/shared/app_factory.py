@@ -17,6 +17,7 @@ from shared.config import BaseServiceSettings
 from shared.db import Database
 from shared.errors import register_error_handlers
 from shared.health import Check, health_blueprint, redis_check, worker_check
+from shared.json_input import StrictJSONProvider
 from shared.logging import configure_logging, init_request_logging
 from shared.names import SERVICE_QUEUE
 from shared.openapi import openapi_blueprint
@@ -37,6 +38,7 @@ def create_service_app(
     service = settings.service_name
     configure_logging(settings.log_level)
     app = Flask(import_name)
+    app.json = StrictJSONProvider(app)  # NaN and Infinity are not JSON, in a body or a response
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["settings"] = settings
     # One client (and connection pool) per process, not one per request.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from typing import Any
 
 import redis
 from flask import Flask, Request, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
@@ -80,6 +81,10 @@ def error_response(status: int, code: str, message: str, details: Any = None):
     return response
 
 
+def _database_down():
+    return error_response(503, "database_unavailable", "the database is not reachable; retry shortly")
+
+
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
     """Flatten pydantic errors into [{field, message}] with dotted field paths."""
     out = []
@@ -87,6 +92,65 @@ def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
         field = ".".join(str(p) for p in err.get("loc", ())) or "body"
         out.append({"field": field, "message": err.get("msg", "invalid")})
     return out
+
+
+class DatabaseFailure(Enum):
+    """What a database error means for the client: retry later, fix the request, or nothing it can do."""
+
+    OUTAGE = 503  # unreachable, restarting, out of resources, locked: the same request may succeed shortly
+    INVALID_VALUE = 422  # the database refused a value of the request (out of range, NUL in text, ...)
+    CONFLICT = 409  # a constraint: the request clashes with what is stored
+    INTERNAL = 500  # our own mistake (a missing table, bad SQL): logged, no detail sent
+
+
+# PostgreSQL SQLSTATE classes (the first two characters; psycopg exceptions carry `sqlstate`).
+SQLSTATE_FAILURES = {
+    "08": DatabaseFailure.OUTAGE,  # connection exception
+    "40": DatabaseFailure.OUTAGE,  # transaction rollback: serialization failure, deadlock; a retry succeeds
+    "53": DatabaseFailure.OUTAGE,  # insufficient resources: disk full, too many connections
+    "55": DatabaseFailure.OUTAGE,  # object not in prerequisite state: lock not available
+    "57": DatabaseFailure.OUTAGE,  # operator intervention: shutdown, cannot connect now, statement cancelled
+    "58": DatabaseFailure.OUTAGE,  # system error: I/O
+    "22": DatabaseFailure.INVALID_VALUE,  # data exception: out of range, invalid text representation
+    "54": DatabaseFailure.INVALID_VALUE,  # program limit exceeded: a value too large or too complex
+    "23": DatabaseFailure.CONFLICT,  # integrity constraint violation
+}
+# SQLite primary result codes (sqlite3 exceptions carry `sqlite_errorname`, e.g. SQLITE_IOERR_SHORT_READ).
+SQLITE_FAILURES = {
+    "SQLITE_BUSY": DatabaseFailure.OUTAGE,
+    "SQLITE_LOCKED": DatabaseFailure.OUTAGE,
+    "SQLITE_CANTOPEN": DatabaseFailure.OUTAGE,
+    "SQLITE_IOERR": DatabaseFailure.OUTAGE,
+    "SQLITE_FULL": DatabaseFailure.OUTAGE,
+    "SQLITE_NOMEM": DatabaseFailure.OUTAGE,
+    "SQLITE_READONLY": DatabaseFailure.OUTAGE,
+    "SQLITE_PROTOCOL": DatabaseFailure.OUTAGE,
+    "SQLITE_TOOBIG": DatabaseFailure.INVALID_VALUE,
+    "SQLITE_MISMATCH": DatabaseFailure.INVALID_VALUE,
+    "SQLITE_CONSTRAINT": DatabaseFailure.CONFLICT,
+}
+
+
+def database_failure(exc: DBAPIError) -> DatabaseFailure:
+    """Classify a database error by the code the database gave, else by what the driver raised."""
+    if exc.connection_invalidated:
+        return DatabaseFailure.OUTAGE
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return SQLSTATE_FAILURES.get(sqlstate[:2], DatabaseFailure.INTERNAL)
+    sqlite_name = getattr(exc.orig, "sqlite_errorname", None)
+    if isinstance(sqlite_name, str):
+        primary = "_".join(sqlite_name.split("_")[:2])  # SQLITE_IOERR_SHORT_READ -> SQLITE_IOERR
+        return SQLITE_FAILURES.get(primary, DatabaseFailure.INTERNAL)
+    # No code: the driver failed before the server answered (refused, timed out) or refused a value itself
+    # (psycopg will not send a NUL character in text).
+    if isinstance(exc, OperationalError):
+        return DatabaseFailure.OUTAGE
+    if isinstance(exc, DataError):
+        return DatabaseFailure.INVALID_VALUE
+    if isinstance(exc, IntegrityError):
+        return DatabaseFailure.CONFLICT
+    return DatabaseFailure.INTERNAL
 
 
 class JSONErrorRequest(Request):
@@ -130,12 +194,28 @@ def register_error_handlers(app: Flask) -> None:
         message = exc.description or exc.name
         return error_response(status, HTTP_CODES.get(status, "http_error"), message)
 
-    @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeoutError)
-    @app.errorhandler(DBAPIError)
-    def _database_down(exc: Exception):
+    def _database_pool_exhausted(exc: PoolTimeoutError):
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return error_response(503, "database_unavailable", "the database is not reachable; retry shortly")
+        return _database_down()
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        failure = database_failure(exc)
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "sqlite_errorname", None)
+        if failure is DatabaseFailure.OUTAGE:
+            log.warning("database unavailable: %s (%s)", exc.__class__.__name__, sqlstate)
+            return _database_down()
+        if failure is DatabaseFailure.INVALID_VALUE:
+            # The database's message may quote the value: it goes to the log only.
+            log.warning("database refused a value: %s (%s): %s", exc.__class__.__name__, sqlstate, exc.orig)
+            message = "a value of the request cannot be stored (out of range or not representable)"
+            return error_response(422, "validation_error", message)
+        if failure is DatabaseFailure.CONFLICT:
+            log.warning("database constraint: %s (%s): %s", exc.__class__.__name__, sqlstate, exc.orig)
+            return error_response(409, "conflict", "the request conflicts with what is stored; reload and retry")
+        log.exception("database error")
+        return error_response(500, "internal_error", "internal error")
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)

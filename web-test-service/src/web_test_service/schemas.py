@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
@@ -14,18 +14,22 @@ from shared.runs.schemas import RunFields
 
 MAX_COMMANDS = 5000
 MAX_TEXT = 100_000
+MAX_FALLBACKS = 50
+# A fallback locator as Selenium IDE records it: [locator, strategy], e.g. ["css=#user", "css:finder"].
+Locator = Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=2)]
 VariableValue = str | int | float | bool | None
 
 
 class CommandIn(BaseModel):
     """One Selenium IDE command as recorded: {command, target, value} plus optional IDE fields."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Request bodies (here and below) take JSON's types as they are: "5" is not a number, 1 is not true.
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
 
     command: str = Field(min_length=1, max_length=100)
     target: str = Field(default="", max_length=MAX_TEXT)
     value: str = Field(default="", max_length=MAX_TEXT)
-    targets: list[list[str]] | None = Field(default=None, max_length=50)
+    targets: list[Locator] | None = Field(default=None, max_length=MAX_FALLBACKS)
     comment: str | None = Field(default=None, max_length=10_000)
     skip: bool | None = None
     opensWindow: bool | None = None  # Selenium IDE field names
@@ -44,7 +48,7 @@ def check_base_url(value: str) -> str:
 class ScriptCreate(BaseModel):
     """A script: one Selenium IDE test."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=300)
     base_url: str = Field(default="", max_length=2000)
@@ -63,7 +67,7 @@ class ScriptCreate(BaseModel):
 class RunRequest(BaseModel):
     """Optional overrides for one run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     priority: int = Field(default=5, ge=0, le=9, description="9 is the most urgent")
     base_url: str | None = Field(default=None, max_length=2000)

@@ -83,7 +83,7 @@ def load_project(raw: str | bytes | dict) -> SideProject:
     try:
         project = load_side_project(raw)
     except SideProjectError as exc:
-        raise Unprocessable(str(exc), details=[{"field": "project", "message": str(exc)}]) from None
+        raise Unprocessable(str(exc), details=exc.details) from None
     except RecursionError:
         raise BadRequest("the .side project is nested too deeply", code="invalid_json") from None
     if len(project.scripts) > MAX_IMPORT_TESTS:
@@ -92,24 +92,26 @@ def load_project(raw: str | bytes | dict) -> SideProject:
     return project
 
 
-def _validated_test(item: dict, position: int, max_timeout_ms: int) -> ScriptCreate:
+def _validated_test(item: dict, max_timeout_ms: int) -> ScriptCreate:
     body = {k: item[k] for k in ("name", "base_url", "commands") if k in item}
     if item.get("timeout_ms"):
         body["timeout_ms"] = item["timeout_ms"]
+    where = f"tests.{item['side_position']}"  # the test's place in the .side document
     try:
         return validated_script(body, max_timeout_ms)
     except ValidationError as exc:
-        details = [{**d, "field": f"tests.{position}.{d['field']}"} for d in validation_details(exc)]
+        details = [{**d, "field": f"{where}.{d['field']}"} for d in validation_details(exc)]
         message = f"test '{item['name']}': {details[0]['field']}: {details[0]['message']}"
         raise Unprocessable(message, details=details) from None
     except Unprocessable as exc:
-        raise Unprocessable(f"test '{item['name']}': {exc.message}", details=exc.details) from None
+        details = [{**d, "field": f"{where}.{d['field']}"} for d in exc.details or []]
+        raise Unprocessable(f"test '{item['name']}': {exc.message}", details=details) from None
 
 
 def import_project(*, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int) -> dict[str, Any]:
     """Insert every test of a .side project under one project_id, keeping suite order; all or nothing."""
     project = load_project(raw)
-    checked = [_validated_test(item, position, max_timeout_ms) for position, item in enumerate(project.scripts)]
+    checked = [_validated_test(item, max_timeout_ms) for item in project.scripts]
     project_id = new_id()
     created = []
     for position, (item, data) in enumerate(zip(project.scripts, checked, strict=True)):

@@ -1,20 +1,99 @@
-"""Read a Selenium IDE `.side` project (versions 1.x-3.x) into TestFleet scripts, one per test."""
+"""Read a Selenium IDE `.side` project (versions 1.x-3.x) into TestFleet scripts, one per test.
+
+The document is type-checked first, field by field (SideDocument below), so a wrong type, a number out of
+range or a nested list where a test id belongs is an error naming its place in the document, such as
+`tests.0.commands.2.targets` or `suites.0.timeout`, never a crash further on.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.errors import validation_details
+from shared.json_input import first_unstorable, loads
+from web_test_service.schemas import MAX_COMMANDS, MAX_FALLBACKS, MAX_TEXT, CommandIn, Locator, check_base_url
 
 SUPPORTED_MAJOR_VERSIONS = (1, 2, 3)
 DEFAULT_SUITE_TIMEOUT_S = 300
+# A day: far above any run's limit (WEB_MAX_RUN_SECONDS, checked per test on import), far below an overflow.
+MAX_SUITE_TIMEOUT_S = 86_400
 # Command fields the runner understands, copied as they are.
 COMMAND_OPTIONAL_FIELDS = ("comment", "skip", "opensWindow", "windowHandleName", "windowTimeout")
 
 
 class SideProjectError(ValueError):
-    """The document is not a .side project this importer can read; the message names the problem."""
+    """The document is not a .side project this importer can read; `details` name the fields ([{field, message}])."""
+
+    def __init__(self, message: str, *, field: str = "project", details: list[dict[str, Any]] | None = None):
+        super().__init__(message if field == "project" else f"Invalid .side project: {field}: {message}")
+        self.details = details or [{"field": field, "message": message}]
+
+
+# --- the document, as Selenium IDE writes it --------------------------------------------------
+
+
+class _SideModel(BaseModel):
+    # Selenium IDE adds fields over the versions (plugins, urls, ids): unknown ones are ignored. The known ones
+    # have the types Selenium IDE writes ("no" is not false, "60" not a number), as a script's commands do.
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+
+
+class SideCommand(CommandIn):
+    """A recorded command: as a script's command, but target and value may be null and fallbacks have two names."""
+
+    target: str | None = Field(default=None, max_length=MAX_TEXT)
+    value: str | None = Field(default=None, max_length=MAX_TEXT)
+    fallbackTargets: list[Locator] | None = Field(default=None, max_length=MAX_FALLBACKS)  # an older name of targets
+
+
+class SideTest(_SideModel):
+    id: str | None = Field(default=None, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    commands: list[SideCommand] = Field(max_length=MAX_COMMANDS)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class SideSuite(_SideModel):
+    name: str = Field(max_length=300)
+    tests: list[Annotated[str, Field(max_length=200)]] | None = None  # test ids, in run order
+    timeout: float | None = Field(default=None, ge=0, le=MAX_SUITE_TIMEOUT_S, description="seconds; 0: the default")
+    persistSession: bool | None = None
+    parallel: bool | None = None
+
+
+class SideDocument(_SideModel):
+    version: str  # "2.0"; Selenium IDE 1.x wrote a number
+    name: str = Field(default="", max_length=300)
+    url: str = Field(default="", max_length=2000)
+    tests: list[SideTest] = Field(min_length=1)
+    suites: list[SideSuite] | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str) and len(value) > 20:
+            raise ValueError("is not a version")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        return check_base_url(value)
+
+
+# --- the project TestFleet keeps ------------------------------------------------------------
 
 
 @dataclass
@@ -40,31 +119,19 @@ def make_test_resolver(scripts: list[dict]) -> Callable[[str], list[dict] | None
 
 
 def load_side_project(source: str | bytes | Mapping[str, Any]) -> SideProject:
-    """Parse a .side project given as JSON text or an already decoded dict."""
-    if isinstance(source, (str, bytes)):
-        try:
-            source = json.loads(source)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise SideProjectError(f"Not a .side project: invalid JSON ({error})") from None
-    if not isinstance(source, Mapping):
-        raise SideProjectError("Not a .side project: the document must be a JSON object")
-    check_version(source.get("version"))
-    project_name = text_field(source, "name", "project", default="")
-    base_url = text_field(source, "url", "project", default="")
-    tests = source.get("tests")
-    if not isinstance(tests, list) or not tests:
-        raise SideProjectError("Invalid .side project: 'tests' must be a non-empty list")
-
+    """Parse a .side project given as JSON text or an already decoded dict; SideProjectError names what is wrong."""
+    document = parse_document(source)
+    check_version(document.version)
     scripts_by_id: dict[str, dict] = {}
     scripts: list[dict] = []
-    for position, test in enumerate(tests):
-        script = convert_test(test, position, base_url)
+    for position, test in enumerate(document.tests):
+        script = convert_test(test, position, document.url)
         if script["side_id"] in scripts_by_id:
-            raise SideProjectError(f"Invalid .side project: test id {script['side_id']!r} is used twice")
+            raise SideProjectError(f"test id {script['side_id']!r} is used twice", field=f"tests.{position}.id")
         scripts_by_id[script["side_id"]] = script
         scripts.append(script)
 
-    suites = convert_suites(source.get("suites") or [], scripts_by_id)
+    suites = convert_suites(document.suites or [], scripts_by_id)
     check_run_targets(scripts)
     # Scripts in suite order first (a suite's tests run in their listed order), then tests in no suite.
     ordered: list[dict] = []
@@ -74,108 +141,88 @@ def load_side_project(source: str | bytes | Mapping[str, Any]) -> SideProject:
             if script not in ordered:
                 ordered.append(script)
     ordered += [script for script in scripts if script not in ordered]
-    return SideProject(name=project_name, base_url=base_url, scripts=ordered, suites=suites)
+    return SideProject(name=document.name, base_url=document.url, scripts=ordered, suites=suites)
 
 
-def check_version(version: Any) -> None:
-    if version is None:
-        raise SideProjectError("Invalid .side project: 'version' is missing")
+def parse_document(source: str | bytes | Mapping[str, Any]) -> SideDocument:
+    """Decode (NaN and Infinity are not JSON) and type-check the document."""
+    if isinstance(source, (str, bytes)):
+        try:
+            source = loads(source)
+        except ValueError as error:  # a JSONDecodeError, a UnicodeDecodeError, NaN or Infinity
+            raise SideProjectError(f"Not a .side project: invalid JSON ({error})") from None
+    if not isinstance(source, Mapping):
+        raise SideProjectError("Not a .side project: the document must be a JSON object")
+    problem = first_unstorable(source)  # a JSON body was checked already (shared.body); an uploaded file was not
+    if problem:
+        raise SideProjectError(problem[1], field=problem[0])
     try:
-        major = int(str(version).split(".")[0])
+        return SideDocument.model_validate(source)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        raise SideProjectError(details[0]["message"], field=details[0]["field"], details=details) from None
+
+
+def check_version(version: str) -> None:
+    try:
+        major = int(version.split(".")[0])
     except ValueError:
-        raise SideProjectError(f"Invalid .side project: unreadable version {version!r}") from None
+        raise SideProjectError(f"unreadable version {version!r}", field="version") from None
     if major not in SUPPORTED_MAJOR_VERSIONS:
         raise SideProjectError(f"Unsupported .side version {version}: versions 1.x to 3.x are supported")
 
 
-def text_field(container: Mapping[str, Any], key: str, where: str, *, default: str | None = None) -> str:
-    value = container.get(key, default)
-    if value is None or not isinstance(value, str):
-        raise SideProjectError(f"Invalid .side project: {where} field '{key}' must be a string")
-    return value
-
-
-def convert_test(test: Any, position: int, base_url: str) -> dict:
+def convert_test(test: SideTest, position: int, base_url: str) -> dict:
     """One .side test -> a script dict."""
-    if not isinstance(test, Mapping):
-        raise SideProjectError(f"Invalid .side project: test {position} is not an object")
-    name = text_field(test, "name", f"test {position}")
-    if not name.strip():
-        raise SideProjectError(f"Invalid .side project: test {position} has an empty name")
-    commands = test.get("commands")
-    if not isinstance(commands, list):
-        raise SideProjectError(f"Invalid .side project: test '{name}' has no 'commands' list")
     return {
-        "name": name,
+        "name": test.name,
         "base_url": base_url,
-        "commands": [convert_command(command, name, index) for index, command in enumerate(commands)],
+        "commands": [convert_command(command) for command in test.commands],
         "suites": [],
-        "side_id": str(test.get("id") or f"test-{position}"),
+        "side_id": test.id or f"test-{position}",
+        "side_position": position,  # where the test is in the document, for error paths
     }
 
 
-def convert_command(command: Any, test_name: str, index: int) -> dict:
+def convert_command(command: SideCommand) -> dict:
     """One .side command -> {command, target, value, targets?, skip?, ...}."""
-    if not isinstance(command, Mapping):
-        raise SideProjectError(f"Invalid .side project: test '{test_name}' command {index} is not an object")
-    name = command.get("command")
-    if not isinstance(name, str):
-        raise SideProjectError(f"Invalid .side project: test '{test_name}' command {index} has no command name")
-    converted: dict[str, Any] = {
-        "command": name,
-        "target": stringify(command.get("target")),
-        "value": stringify(command.get("value")),
-    }
-    targets = command.get("targets") or command.get("fallbackTargets") or []
-    fallbacks = [
-        [str(item[0]), str(item[1]) if len(item) > 1 else ""]
-        for item in targets
-        if isinstance(item, (list, tuple)) and item and item[0]
-    ]
+    converted: dict[str, Any] = {"command": command.command, "target": command.target or ""}
+    converted["value"] = command.value or ""
+    # Selenium IDE records empty pairs and pairs without a strategy: keep [locator, strategy] pairs only.
+    fallbacks = []
+    for pair in command.targets or command.fallbackTargets or []:
+        if pair and pair[0]:
+            fallbacks.append([pair[0], pair[1] if len(pair) > 1 else ""])
     if fallbacks:
         converted["targets"] = fallbacks
     for key in COMMAND_OPTIONAL_FIELDS:
-        if command.get(key) not in (None, "", False):
-            converted[key] = command[key]
+        value = getattr(command, key)
+        if value not in (None, "", False):
+            converted[key] = value
     return converted
 
 
-def stringify(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def convert_suites(suites: Any, scripts_by_id: dict[str, dict]) -> list[dict]:
+def convert_suites(suites: list[SideSuite], scripts_by_id: dict[str, dict]) -> list[dict]:
     """Suites as {name, test_ids, tests (names, in order), persist_session, parallel, timeout_ms}."""
-    if not isinstance(suites, list):
-        raise SideProjectError("Invalid .side project: 'suites' must be a list")
     converted = []
     for position, suite in enumerate(suites):
-        if not isinstance(suite, Mapping):
-            raise SideProjectError(f"Invalid .side project: suite {position} is not an object")
-        name = text_field(suite, "name", f"suite {position}")
-        test_ids = suite.get("tests") or []
-        if not isinstance(test_ids, list):
-            raise SideProjectError(f"Invalid .side project: suite '{name}' field 'tests' must be a list")
-        for test_id in test_ids:
+        test_ids = suite.tests or []
+        for index, test_id in enumerate(test_ids):
             if test_id not in scripts_by_id:
-                raise SideProjectError(f"Invalid .side project: suite '{name}' lists unknown test id {test_id!r}")
-        try:
-            timeout_s = float(suite.get("timeout") or DEFAULT_SUITE_TIMEOUT_S)
-        except (TypeError, ValueError):
-            raise SideProjectError(f"Invalid .side project: suite '{name}' has a non-numeric timeout") from None
-        timeout_ms = round(timeout_s * 1000)
+                raise SideProjectError(f"unknown test id {test_id!r}", field=f"suites.{position}.tests.{index}")
+        timeout_ms = round((suite.timeout or DEFAULT_SUITE_TIMEOUT_S) * 1000)
         for order, test_id in enumerate(test_ids):
             script = scripts_by_id[test_id]
-            script["suites"].append({"name": name, "position": order})
+            script["suites"].append({"name": suite.name, "position": order})
             # A test in several suites keeps the first suite's timeout.
             script.setdefault("timeout_ms", timeout_ms)
         converted.append(
             {
-                "name": name,
+                "name": suite.name,
                 "test_ids": list(test_ids),
                 "tests": [scripts_by_id[test_id]["name"] for test_id in test_ids],
-                "persist_session": bool(suite.get("persistSession", False)),
-                "parallel": bool(suite.get("parallel", False)),
+                "persist_session": bool(suite.persistSession),
+                "parallel": bool(suite.parallel),
                 "timeout_ms": timeout_ms,
             }
         )
@@ -190,5 +237,6 @@ def check_run_targets(scripts: list[dict]) -> None:
             target = command["target"]
             if command["command"] == "run" and "${" not in target and target not in names:
                 raise SideProjectError(
-                    f"Invalid .side project: test '{script['name']}' command {index} runs unknown test {target!r}"
+                    f"test '{script['name']}' command {index} runs unknown test {target!r}",
+                    field=f"tests.{script['side_position']}.commands.{index}.target",
                 )
