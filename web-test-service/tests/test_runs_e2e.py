@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 
@@ -169,3 +172,44 @@ def test_run_command_finds_the_sub_test_in_the_imported_project(client, auth_hea
     status = run_to_end(client, alice, greets)
     assert status["state"] == "passed", status
     assert [s["command"] for s in status["steps"]] == ["run", "assertText"]
+
+
+# Names of the worker's secrets: none may reach a browser's environment.
+SECRETS = ("AUTH_SECRET", "DATABASE_URL", "REDIS_URL", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
+
+
+def test_browsers_get_none_of_the_workers_secrets(client, auth_header, start_worker, app, redis_url, database_url,
+                                                  tmp_path, site):  # fmt: skip
+    temp_dir = tempfile.mkdtemp(prefix="tf-env-")
+    env = service_env(redis_url, database_url, tmp_path, TMPDIR=temp_dir, FLOWER_BASIC_AUTH="ops:flower-secret",
+                      FLOWER_COOKIE_SECRET="cookie-secret")  # fmt: skip
+    worker = start_worker("web_test_service.worker", "web", env)
+    alice = auth_header("tester", "alice")
+    script_id = create(client, alice, site, [("open", "/login.html", ""), ("pause", "20000", "")])
+    assert client.post(f"{API}/scripts/{script_id}/run", json={}, headers=alice).status_code == 202
+    wait_until(lambda: client.get(f"{API}/scripts/{script_id}/status", headers=alice).json["steps"], 60, 0.2,
+               what="the first step")  # fmt: skip
+    processes = [psutil.Process(pid) for pid in browser_processes(worker)]
+    assert {"chromedriver", "chromium"} <= {p.name() for p in processes}, processes
+    for process in processes:
+        environ = process.environ()  # /proc/<pid>/environ
+        assert not set(SECRETS) & set(environ), (process.name(), sorted(environ))
+        values = "\n".join(environ.values())
+        for secret in (env["AUTH_SECRET"], database_url, redis_url, "flower-secret", "cookie-secret"):
+            assert secret not in values, process.name()
+        # Chromium's helpers (zygote, renderers) overwrite their environment block with their title; the
+        # browser process and chromedriver keep theirs, and carry the marker the orphan sweep looks for.
+        if not any(arg.startswith("--type=") for arg in process.cmdline()):
+            assert environ.get("TESTFLEET_BROWSER") == str(pool_child_of(process, worker)), process.name()
+    assert client.post(f"{API}/scripts/{script_id}/stop", headers=alice).status_code == 202
+    wait_until(lambda: not browser_processes(worker), 20, 0.2, what="the browser gone")
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def pool_child_of(process: psutil.Process, worker) -> int:
+    """The worker's pool child the browser belongs to (its ancestor right below the worker's main process)."""
+    chain = [process, *process.parents()]
+    for child, parent in itertools.pairwise(chain):
+        if parent.pid == worker.proc.pid:
+            return child.pid
+    raise AssertionError(f"{process} is not below the worker")

@@ -19,6 +19,8 @@ from selenium.webdriver.chrome.options import Options as ChromeOptions
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from shared.child_env import scrubbed_env
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -37,6 +39,9 @@ CHROMIUM_FLAGS = (
 )
 PROCESS_EXIT_TIMEOUT_S = 5.0
 PROFILE_PREFIX = "testfleet-chromium-"
+# In the environment of every chromedriver (and so Chromium) TestFleet starts: the pid of the process that
+# owns it. The orphan sweep kills only processes that carry it, never another program's chromedriver.
+BROWSER_MARKER = "TESTFLEET_BROWSER"
 # A zombie has exited (only its parent has not reaped it yet): it counts as gone.
 DEAD_STATES = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
 
@@ -132,8 +137,11 @@ def make_driver(
     os.environ.setdefault("SE_OFFLINE", "true")
     # The owner's pid in the name lets sweep_orphaned_browsers() find browsers whose worker died.
     profile_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
-    # A new session makes chromedriver a process-group leader, so the group can be killed as a whole.
-    service = Service(chromedriver_path, popen_kw={"start_new_session": True})
+    # Test code runs in this browser: it gets no secret of the worker's (shared/src/shared/child_env.py), a
+    # home inside the profile (removed with it) and the marker the orphan sweep looks for. A new session makes
+    # chromedriver a process-group leader, so the group can be killed as a whole.
+    env = scrubbed_env(HOME=str(Path(profile_dir) / "home"), **{BROWSER_MARKER: str(os.getpid())})
+    service = Service(chromedriver_path, env=env, popen_kw={"start_new_session": True})
     binary = chromium_path if Path(chromium_path).exists() else None  # None: chromedriver's own lookup
     try:
         driver = webdriver.Chrome(service=service, options=chrome_options(window_size, profile_dir, binary))
