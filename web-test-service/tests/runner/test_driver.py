@@ -12,6 +12,7 @@ import pytest
 
 from shared.testing import wait_until
 from web_test_service.runner.driver import (
+    BROWSER_MARKER,
     PROFILE_PREFIX,
     browser_process_ids,
     is_running,
@@ -95,3 +96,38 @@ def test_sweep_kills_only_browsers_whose_owner_died(spawn, tmp_path):
     assert orphan.wait(5) == -9
     assert not orphaned.exists()
     assert kept.poll() is None and owned.exists()
+
+
+def orphaned_chromedriver(tmp_path, env: dict[str, str]) -> int:
+    """A process named chromedriver whose parent is init (its starter exited at once); its pid."""
+    driver = tmp_path / "bin" / "chromedriver"
+    driver.parent.mkdir(exist_ok=True)
+    if not driver.exists():
+        driver.symlink_to(sys.executable)  # the process's name is the name it was started by
+    started = subprocess.run(
+        ["/bin/sh", "-c", f"{driver} -c {SLEEP!r} >/dev/null 2>&1 & echo $!"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(started.stdout)
+    wait_until(lambda: psutil.Process(pid).ppid() == 1 and psutil.Process(pid).name() == "chromedriver", 10, 0.02,
+               what="an orphaned chromedriver")  # fmt: skip
+    return pid
+
+
+def test_sweep_kills_only_testfleets_orphaned_chromedrivers(tmp_path):
+    """Another program's chromedriver adopted by init is not ours: only one marked TESTFLEET_BROWSER with an
+    owner that died is swept."""
+    plain = {"PATH": os.environ["PATH"]}
+    foreign = orphaned_chromedriver(tmp_path, plain)
+    ours = orphaned_chromedriver(tmp_path, {**plain, BROWSER_MARKER: str(dead_pid())})
+    alive_owner = orphaned_chromedriver(tmp_path, {**plain, BROWSER_MARKER: str(os.getpid())})
+    try:
+        sweep_orphaned_browsers(str(tmp_path))
+        wait_until(lambda: not is_running(ours), 5, 0.02, what="our orphan to be killed")
+        assert is_running(foreign), "another program's chromedriver was killed"
+        assert is_running(alive_owner), "a chromedriver whose owner lives was killed"
+    finally:
+        kill_processes({foreign, ours, alive_owner})

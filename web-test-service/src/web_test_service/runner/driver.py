@@ -214,10 +214,22 @@ def sweep_orphaned_browsers(temp_dir: str | None = None) -> int:
         kill_processes(pids)
         killed += len(pids)
         shutil.rmtree(profile, ignore_errors=True)
-    # chromedriver carries no profile in its command line: an orphan is one adopted by init.
+    # chromedriver carries no profile in its command line: an orphan is one adopted by init whose environment
+    # names a dead TestFleet owner. Any other chromedriver on the host is someone else's.
     for process in psutil.process_iter(["name", "ppid", "status"]):
         info = process.info
         if info["name"] == "chromedriver" and info["ppid"] == 1 and info["status"] not in DEAD_STATES:
-            kill_processes({process.pid})
-            killed += 1
+            owner_pid = browser_owner(process)
+            if owner_pid is not None and not is_running(owner_pid):
+                kill_processes({process.pid})
+                killed += 1
     return killed
+
+
+def browser_owner(process: psutil.Process) -> int | None:
+    """The pid in the process's TESTFLEET_BROWSER marker; None if it has none (not TestFleet's) or is unreadable."""
+    try:
+        marker = process.environ().get(BROWSER_MARKER, "")
+    except psutil.Error:
+        return None
+    return int(marker) if marker.isdigit() else None
