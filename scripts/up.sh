@@ -24,6 +24,11 @@ export WEB_WORKER_CONCURRENCY=${WEB_WORKER_CONCURRENCY:-2}
 export PERF_WORKER_CONCURRENCY=${PERF_WORKER_CONCURRENCY:-2}
 export FLOWER_BASIC_AUTH=${FLOWER_BASIC_AUTH:-admin:testfleet}
 export FLOWER_COOKIE_SECRET=${FLOWER_COOKIE_SECRET:-testfleet-dev-cookie-secret}
+# Hosts a web run's browser may reach (docs/security.md): development sites run on this machine, and loopback
+# is admitted only when named. The platform's own listeners are refused to every test whatever is allowed
+# (Redis and the database are taken from their URLs).
+export WEB_ALLOWED_HOSTS=${WEB_ALLOWED_HOSTS:-*,127.0.0.1,localhost,::1}
+export PLATFORM_ENDPOINTS=${PLATFORM_ENDPOINTS:-127.0.0.1:$GATEWAY_PORT,127.0.0.1:$FLOWER_PORT,127.0.0.1:$WEB_TEST_PORT,127.0.0.1:$PERF_TEST_PORT,127.0.0.1:$SCHEDULER_PORT}
 export PATH=$ROOT/.venv/bin:$PATH:/usr/sbin
 auth_note=""
 if [[ -z ${AUTH_SECRET:-} ]]; then

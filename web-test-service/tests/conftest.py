@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.testing import migrated_app, require_executable, service_env, service_settings
+from shared.testing import TEST_WEB_ALLOWED_HOSTS, migrated_app, require_executable, service_env, service_settings
 from web_test_service.config import WebTestSettings
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
 
@@ -19,7 +19,9 @@ SITE_DIR = Path(__file__).parent / "site"
 
 @pytest.fixture()
 def settings(redis_url, database_url, tmp_path):
-    return service_settings(WebTestSettings, redis_url, database_url, tmp_path)
+    return service_settings(
+        WebTestSettings, redis_url, database_url, tmp_path, web_allowed_hosts=TEST_WEB_ALLOWED_HOSTS
+    )
 
 
 @pytest.fixture()

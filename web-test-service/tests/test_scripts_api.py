@@ -239,3 +239,46 @@ def test_run_bodies_are_type_checked(client, auth_header, body, field):
     assert resp.status_code == 422, resp.json
     assert resp.json["error"]["details"][0]["field"] == field
     assert client.get(f"{API}/scripts/{script['id']}/runs", headers=alice).json["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "target, naming",
+    [("file:///etc/passwd", "a file: URL"), ("data:text/html,<b>x</b>", "a data: URL"),
+     ("view-source:http://127.0.0.1/", "a view-source: URL"), ("chrome://version", "a chrome: URL"),
+     ("javascript:alert(1)", "a javascript: URL"), ("about:version", "an about: URL"),
+     ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+     ("http://[::ffff:169.254.169.254]/", "169.254.169.254"), ("http://127.0.0.2:8000/", "127.0.0.2")],
+)  # fmt: skip
+def test_an_open_target_the_policy_refuses_is_422_at_save_and_import(client, auth_header, target, naming):
+    tester = auth_header("tester")
+    commands = [{"command": "echo", "target": "x"}, {"command": "open", "target": target}]
+    resp = client.post(f"{API}/scripts", json={**LOGIN, "commands": commands}, headers=tester)
+    assert resp.status_code == 422, resp.json
+    error = resp.json["error"]
+    assert error["details"][0]["field"] == "commands.1.target"
+    assert error["message"].startswith("commands.1.target: Blocked by WEB_ALLOWED_HOSTS") and naming in error["message"]
+    project = side_project([side_test("t1", "fine", [("open", "/", "")]), side_test("t2", "x", [("open", target, "")])])
+    imported = client.post(f"{API}/scripts/import", json=project, headers=tester)
+    assert imported.status_code == 422, imported.json
+    assert imported.json["error"]["details"][0]["field"] == "tests.1.commands.0.target"
+    assert "WEB_ALLOWED_HOSTS" in imported.json["error"]["message"]
+    assert client.get(f"{API}/scripts", headers=tester).json["total"] == 0
+
+
+def test_the_platforms_own_endpoints_and_base_urls_are_refused_at_save(client, auth_header, settings):
+    tester = auth_header("tester")
+    redis = settings.redis_url.split("://", 1)[1].split("/", 1)[0]  # host:port of the platform's Redis
+    body = {**LOGIN, "commands": [{"command": "open", "target": f"http://{redis}/"}]}
+    resp = client.post(f"{API}/scripts", json=body, headers=tester)
+    assert resp.status_code == 422 and "platform's own endpoints" in resp.json["error"]["message"]
+    resp = client.post(f"{API}/scripts", json={**LOGIN, "base_url": "http://169.254.169.254"}, headers=tester)
+    assert resp.status_code == 422 and resp.json["error"]["details"][0]["field"] == "base_url"
+
+
+@pytest.mark.parametrize(
+    "target", ["/login.html", "http://app.example.test/", "${start}", "http://${host}/x", "about:blank"]
+)
+def test_names_variables_and_relative_targets_are_judged_at_run_time(client, auth_header, target):
+    """A name is resolved when the run starts (DNS may change): at save only literal addresses and schemes count."""
+    body = {**LOGIN, "commands": [{"command": "open", "target": target}]}
+    assert client.post(f"{API}/scripts", json=body, headers=auth_header("tester")).status_code == 201

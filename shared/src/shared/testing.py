@@ -334,6 +334,10 @@ def service_settings(settings_cls, redis_url: str, database_url: str, var_dir: P
     )
 
 
+# Test sites listen on loopback, which WEB_ALLOWED_HOSTS admits only when named.
+TEST_WEB_ALLOWED_HOSTS = "*,127.0.0.1,localhost,::1"
+
+
 def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     """The same settings as environment variables, for worker and API subprocesses."""
     return {
@@ -343,6 +347,7 @@ def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) 
         "ENVIRONMENT": "test",
         "VAR_DIR": str(var_dir),
         "LOG_LEVEL": "INFO",
+        "WEB_ALLOWED_HOSTS": TEST_WEB_ALLOWED_HOSTS,
         **extra,
     }
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import Field
 
 from shared.config import BaseServiceSettings
+from shared.host_policy import HostPolicy, internal_endpoints
 
 
 class WebTestSettings(BaseServiceSettings):
@@ -19,6 +20,15 @@ class WebTestSettings(BaseServiceSettings):
     # A browser that cannot start is retried this often, waiting backoff * 2**attempt seconds.
     browser_start_retries: int = Field(default=3, ge=0, le=10)
     browser_start_backoff_s: float = Field(default=2.0, ge=0)
+    # Comma-separated names, fnmatch patterns, addresses and CIDRs a run's browser may reach. "*": any host but
+    # loopback, link-local and metadata addresses, which must be named; the platform's own endpoints never
+    # (shared/src/shared/host_policy.py). Enforced by a proxy in front of every browser (runner/proxy.py).
+    web_allowed_hosts: str = "*"
+
+    @property
+    def host_policy(self) -> HostPolicy:
+        """WEB_ALLOWED_HOSTS over the platform's own endpoints, which no browser may reach."""
+        return HostPolicy.from_setting(self.web_allowed_hosts, "WEB_ALLOWED_HOSTS", internal_endpoints(self))
 
 
 @lru_cache

@@ -107,7 +107,9 @@ class StepRecorder:
 def verdict_error(result: RunResult) -> dict[str, str] | None:
     if result.state == RunState.passed or not result.message:
         return None
-    return {"code": ERROR_CODES.get(RunState(result.state), "run_error"), "message": result.message}
+    # target_blocked: a request the run made was refused by WEB_ALLOWED_HOSTS (runner/policy.py).
+    code = result.error_code or ERROR_CODES.get(RunState(result.state), "run_error")
+    return {"code": code, "message": result.message}
 
 
 def result_record(result: RunResult) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.auth import User, load_owned, owner_filter
 from shared.db import new_id
 from shared.errors import BadRequest, NotFound, Unprocessable, validation_details
+from shared.host_policy import HostPolicy
 from shared.responses import dump
 from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
 from web_test_service.models import RUNS, Run, Screenshot, Script
+from web_test_service.runner.policy import literal_target_problem
 from web_test_service.runner.validation import validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
 from web_test_service.side_import import SideProject, SideProjectError, load_side_project
@@ -28,15 +30,21 @@ MAX_IMPORT_TESTS = 1000
 # --- scripts --------------------------------------------------------------------------------
 
 
-def validated_script(body: dict[str, Any], max_timeout_ms: int) -> ScriptCreate:
-    """Parse a script body and run the runner's save-time checks; 422 naming the command's index and field."""
+def validated_script(body: dict[str, Any], max_timeout_ms: int, policy: HostPolicy | None = None) -> ScriptCreate:
+    """Parse a script body and run the runner's save-time checks; 422 naming the command's index and field.
+
+    With a policy (WEB_ALLOWED_HOSTS), a literal base_url or `open` target it refuses is a 422 too.
+    """
     data = ScriptCreate.model_validate(body)
     if data.timeout_ms > max_timeout_ms:
         raise Unprocessable(
             f"timeout_ms: must be at most {max_timeout_ms}",
             details=[{"field": "timeout_ms", "message": f"at most {max_timeout_ms}"}],
         )
-    problems = validate_commands(data.command_dicts())
+    refused = literal_target_problem(data.base_url, policy) if data.base_url else None
+    if refused:
+        raise Unprocessable(f"base_url: {refused}", details=[{"field": "base_url", "message": refused}])
+    problems = validate_commands(data.command_dicts(), policy)
     if problems:
         first = problems[0]
         details = [
@@ -92,13 +100,13 @@ def load_project(raw: str | bytes | dict) -> SideProject:
     return project
 
 
-def _validated_test(item: dict, max_timeout_ms: int) -> ScriptCreate:
+def _validated_test(item: dict, max_timeout_ms: int, policy: HostPolicy | None) -> ScriptCreate:
     body = {k: item[k] for k in ("name", "base_url", "commands") if k in item}
     if item.get("timeout_ms"):
         body["timeout_ms"] = item["timeout_ms"]
     where = f"tests.{item['side_position']}"  # the test's place in the .side document
     try:
-        return validated_script(body, max_timeout_ms)
+        return validated_script(body, max_timeout_ms, policy)
     except ValidationError as exc:
         details = [{**d, "field": f"{where}.{d['field']}"} for d in validation_details(exc)]
         message = f"test '{item['name']}': {details[0]['field']}: {details[0]['message']}"
@@ -108,10 +116,12 @@ def _validated_test(item: dict, max_timeout_ms: int) -> ScriptCreate:
         raise Unprocessable(f"test '{item['name']}': {exc.message}", details=details) from None
 
 
-def import_project(*, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int) -> dict[str, Any]:
+def import_project(
+    *, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int, policy: HostPolicy | None = None
+) -> dict[str, Any]:
     """Insert every test of a .side project under one project_id, keeping suite order; all or nothing."""
     project = load_project(raw)
-    checked = [_validated_test(item, max_timeout_ms) for item in project.scripts]
+    checked = [_validated_test(item, max_timeout_ms, policy) for item in project.scripts]
     project_id = new_id()
     created = []
     for position, (item, data) in enumerate(zip(project.scripts, checked, strict=True)):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 
-from shared.testing import require_executable
+from shared.host_policy import HostPolicy
+from shared.testing import TEST_WEB_ALLOWED_HOSTS, require_executable
 from web_test_service.runner import engine
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER, Browser, make_driver
 
@@ -80,6 +81,10 @@ prompt</button>
 }
 
 
+# The test sites are on loopback, which WEB_ALLOWED_HOSTS admits only when named.
+LOOPBACK_POLICY = HostPolicy.from_setting(TEST_WEB_ALLOWED_HOSTS, "WEB_ALLOWED_HOSTS")
+
+
 class SiteHandler(BaseHTTPRequestHandler):
     """Serves PAGES; /slow holds the response until the server shuts down (a page that never loads)."""
 
@@ -131,7 +136,7 @@ def site() -> Iterator[Site]:
 @pytest.fixture(scope="class")
 def shared_browser() -> Iterator[Browser]:
     require_executable(DEFAULT_CHROMEDRIVER)
-    browser = make_driver()
+    browser = make_driver(policy=LOOPBACK_POLICY)
     yield browser
     browser.quit()
 
@@ -151,16 +156,25 @@ def reset(browser: Browser) -> None:
     driver.get_log("browser")
 
 
+class Reused:
+    """The class's browser as a run gets it: reset on entry, not quit on exit, its proxy's refusals reported."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.take_refusals, self.take_unreachable = browser.take_refusals, browser.take_unreachable
+
+    def __enter__(self):
+        reset(self.browser)
+        return self.browser.driver
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
 @pytest.fixture()
 def reused_browser(shared_browser: Browser):
     """A driver_factory that hands out the class's browser without quitting it."""
-
-    @contextmanager
-    def factory():
-        reset(shared_browser)
-        yield shared_browser.driver
-
-    return factory
+    return lambda: Reused(shared_browser)
 
 
 @pytest.fixture()

@@ -45,4 +45,5 @@ def test_finish_sets_the_verdict_and_the_duration():
         "echo_log",
         "variables",
         "infrastructure_error",
+        "error_code",
     }

@@ -11,8 +11,12 @@ import zlib
 import psutil
 import pytest
 
+from shared.host_policy import HostPolicy
+from shared.testing import TEST_WEB_ALLOWED_HOSTS
 from web_test_service.runner import ERROR, FAILED, PASSED, SKIPPED, STOPPED, StepResult, run_script
 from web_test_service.runner.driver import Browser, BrowserStartError, make_driver
+
+LOOPBACK_POLICY = HostPolicy.from_setting(TEST_WEB_ALLOWED_HOSTS, "WEB_ALLOWED_HOSTS")
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -220,7 +224,8 @@ class TestCommands:
             pass  # the port is closed again: nothing listens there
         result = run(reused_browser, site, [cmd("open", f"http://127.0.0.1:{port}/")])
         assert result.state == ERROR
-        assert "ERR_CONNECTION_REFUSED" in result.message
+        # The proxy answers Chromium with a reset (runner/proxy.py); the step says what really happened.
+        assert result.message == f"Cannot reach 127.0.0.1:{port}: connection refused"
         assert result.infrastructure_error is False
 
     def test_unsupported_and_skipped_commands(self, reused_browser, site):
@@ -468,7 +473,7 @@ class TestBrowserLifecycle:
         outcome: dict = {}
 
         def factory():
-            browser = make_driver()
+            browser = make_driver(policy=LOOPBACK_POLICY)
             browsers.append(browser)
             return browser
 
@@ -490,7 +495,7 @@ class TestBrowserLifecycle:
         browsers: list[Browser] = []
 
         def factory():
-            browsers.append(make_driver())
+            browsers.append(make_driver(policy=LOOPBACK_POLICY))
             return browsers[-1]
 
         result = run_script(

@@ -21,6 +21,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from web_test_service.runner.errors import ScriptTimeout, StepFailure, StopRequested
 from web_test_service.runner.locators import LocatorError, parse_locator
+from web_test_service.runner.policy import PolicyGuard
 
 T = TypeVar("T")
 
@@ -63,6 +64,8 @@ class RunContext:
     run_sub_test: Callable[[str], None] | None = None
     log: list[str] = field(default_factory=list)
     dialogs: DialogState = field(default_factory=DialogState)
+    # What the browser's proxy and Chromium refused (runner/policy.py); a driver-less one finds nothing.
+    guard: PolicyGuard = field(default_factory=lambda: PolicyGuard(None, None))
 
     def check(self) -> None:
         """Raise StopRequested or ScriptTimeout if the run must end now."""

@@ -20,6 +20,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from shared.child_env import scrubbed_env
+from shared.host_policy import HostPolicy, Target
+from web_test_service.runner.policy import SETTING
+from web_test_service.runner.proxy import FilteringProxy, Refusal, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,11 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Every request goes through the run's filtering proxy (proxy.py), loopback included (Chromium bypasses
+    # proxies for loopback unless told not to); nothing may leave around it: no QUIC, no UDP from WebRTC.
+    "--proxy-bypass-list=<-loopback>",
+    "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 PROCESS_EXIT_TIMEOUT_S = 5.0
 PROFILE_PREFIX = "testfleet-chromium-"
@@ -50,11 +58,15 @@ class BrowserStartError(RuntimeError):
     """The browser could not be started: an infrastructure problem the caller may retry with backoff."""
 
 
-def chrome_options(window_size: tuple[int, int], profile_dir: str | None, binary: str | None) -> ChromeOptions:
-    """Chromium options for a run: headless, isolated profile, dialogs left to the runner."""
+def chrome_options(
+    window_size: tuple[int, int], profile_dir: str | None, binary: str | None, proxy: str | None = None
+) -> ChromeOptions:
+    """Chromium options for a run: headless, isolated profile, its proxy, dialogs left to the runner."""
     options = ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    if proxy:
+        options.add_argument(f"--proxy-server=http://{proxy}")
     options.add_argument(f"--window-size={window_size[0]},{window_size[1]}")
     if profile_dir:
         options.add_argument(f"--user-data-dir={profile_dir}")
@@ -69,10 +81,17 @@ def chrome_options(window_size: tuple[int, int], profile_dir: str | None, binary
 class Browser:
     """A started browser; entering yields the WebDriver, leaving quits it and kills what survives."""
 
-    def __init__(self, driver: WebDriver, service: Service | None = None, profile_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        driver: WebDriver,
+        service: Service | None = None,
+        profile_dir: str | None = None,
+        proxy: FilteringProxy | None = None,
+    ) -> None:
         self.driver = driver
         self.service = service
         self.profile_dir = profile_dir
+        self.proxy = proxy
         self.chromedriver_pid: int | None = service.process.pid if service and service.process else None
         self._closed = False
 
@@ -81,6 +100,13 @@ class Browser:
 
     def __exit__(self, *exc_info: object) -> None:
         self.quit()
+
+    def take_refusals(self) -> list[Refusal]:
+        """Requests the proxy refused since the last call (runner/policy.py reports them)."""
+        return self.proxy.take_refusals() if self.proxy else []
+
+    def take_unreachable(self) -> list[Unreachable]:
+        return self.proxy.take_unreachable() if self.proxy else []
 
     def process_ids(self) -> set[int]:
         """Live processes of this browser: chromedriver, its descendants and anything using the profile."""
@@ -105,6 +131,8 @@ class Browser:
             # Reap chromedriver if Selenium has not (a zombie would still show up in process lists).
             with contextlib.suppress(Exception):
                 self.service.process.wait(timeout=PROCESS_EXIT_TIMEOUT_S)
+        if self.proxy is not None:
+            self.proxy.close()
         if self.profile_dir:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
@@ -112,12 +140,18 @@ class Browser:
 def make_driver(
     settings: Any = None,
     *,
+    policy: HostPolicy | None = None,
     remote_url: str | None = None,
     chromedriver_path: str | None = None,
     chromium_path: str | None = None,
     window_size: tuple[int, int] = DEFAULT_WINDOW_SIZE,
 ) -> Browser:
-    """Start Remote(selenium_remote_url) if set, else local headless Chromium; BrowserStartError if it fails."""
+    """Start Remote(selenium_remote_url) if set, else local headless Chromium; BrowserStartError if it fails.
+
+    The local browser goes through a filtering proxy judging every request by policy (settings.host_policy;
+    without either, WEB_ALLOWED_HOSTS's default: any host but loopback, link-local and metadata addresses).
+    A Grid's browsers run elsewhere: their network is the Grid's to fence (docs/security.md).
+    """
     remote_url = remote_url or getattr(settings, "selenium_remote_url", None)
     if remote_url:
         try:
@@ -135,8 +169,10 @@ def make_driver(
         raise BrowserStartError(f"chromedriver not found at {chromedriver_path}")
     # Selenium Manager would try to download drivers; there is no network for it.
     os.environ.setdefault("SE_OFFLINE", "true")
+    policy = policy or getattr(settings, "host_policy", None) or HostPolicy.from_setting("*", SETTING)
     # The owner's pid in the name lets sweep_orphaned_browsers() find browsers whose worker died.
     profile_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
+    proxy = FilteringProxy(policy)
     # Test code runs in this browser: it gets no secret of the worker's (shared/src/shared/child_env.py), a
     # home inside the profile (removed with it) and the marker the orphan sweep looks for. A new session makes
     # chromedriver a process-group leader, so the group can be killed as a whole.
@@ -144,15 +180,29 @@ def make_driver(
     service = Service(chromedriver_path, env=env, popen_kw={"start_new_session": True})
     binary = chromium_path if Path(chromium_path).exists() else None  # None: chromedriver's own lookup
     try:
-        driver = webdriver.Chrome(service=service, options=chrome_options(window_size, profile_dir, binary))
+        driver = webdriver.Chrome(
+            service=service, options=chrome_options(window_size, profile_dir, binary, proxy.address)
+        )
     except Exception as error:
         chromedriver_pid = service.process.pid if getattr(service, "process", None) else None
         kill_processes(browser_process_ids(chromedriver_pid, profile_dir), chromedriver_pid)
         with contextlib.suppress(Exception):  # best effort, the processes are already killed
             service.stop()
+        proxy.close()
         shutil.rmtree(profile_dir, ignore_errors=True)
         raise BrowserStartError(f"Cannot start Chromium: {first_line(error)}") from error
-    return Browser(driver, service, profile_dir)
+    # A page must not drive its own browser: chromedriver's and DevTools' ports, and the proxy's, are refused.
+    proxy.guard(Target("127.0.0.1", port) for port in control_ports(driver, service, proxy))
+    return Browser(driver, service, profile_dir, proxy)
+
+
+def control_ports(driver: WebDriver, service: Service, proxy: FilteringProxy) -> list[int]:
+    """The local ports that control this browser: chromedriver's, DevTools' (localhost:PORT) and the proxy's."""
+    ports = [service.port, proxy.port]
+    debugger = str((driver.capabilities.get("goog:chromeOptions") or {}).get("debuggerAddress") or "")
+    if debugger.rpartition(":")[2].isdigit():
+        ports.append(int(debugger.rpartition(":")[2]))
+    return ports
 
 
 def first_line(error: BaseException) -> str:

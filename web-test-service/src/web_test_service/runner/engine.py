@@ -34,6 +34,7 @@ from web_test_service.runner.errors import (
     VerificationFailure,
 )
 from web_test_service.runner.outcomes import classify
+from web_test_service.runner.policy import PolicyGuard, PolicyViolation
 from web_test_service.runner.results import ERROR, FAILED, PASSED, SKIPPED, STOPPED, RunResult, StepResult, elapsed_ms
 from web_test_service.runner.variables import interpolate, json_safe
 
@@ -146,39 +147,32 @@ def run_script(
             should_stop=stop,
             deadline=started + timeout_ms / 1000 if timeout_ms else None,
             timeout_ms=timeout_ms,
+            guard=PolicyGuard(driver, browser),
         )
         engine = Engine(ctx, result, on_step, screenshots, resolve_test)
         ctx.run_sub_test = engine.run_sub_test
-        drain_console(driver)  # a reused session must not hand over the previous run's messages
+        ctx.guard.start()  # a reused session must not hand over the previous run's messages
         watchdog = Watchdog(ctx, getattr(browser, "abort", None))
         watchdog.start()
         try:
             engine.run_commands(commands, blocks)
+            engine.check_policy_after_last_step()
             if engine.soft_failures:
                 result.finish(FAILED, engine.soft_failures[0], started)
             else:
                 result.finish(PASSED, None, started)
         except RunEnded as ended:
             result.infrastructure_error = ended.infrastructure and ended.state == ERROR
+            result.error_code = ended.code
             result.finish(ended.state, ended.message, started)
         finally:
             watchdog.finish()
             if not result.infrastructure_error and not watchdog.fired:
-                result.console_log = drain_console(driver)
+                ctx.guard.drain_console()
+            result.console_log = ctx.guard.console_log
         result.echo_log = list(ctx.log)
         result.variables = json_safe(ctx.variables)
     return result.finish(result.state, result.message, started)
-
-
-def drain_console(driver: WebDriver) -> list[dict[str, Any]]:
-    """Fetch (and so clear) the browser console log; grids without the log endpoint give []."""
-    try:
-        return [
-            {"level": entry.get("level"), "message": entry.get("message"), "timestamp": entry.get("timestamp")}
-            for entry in driver.get_log("browser")  # type: ignore[attr-defined]  # Chromium and Grid have it
-        ]
-    except Exception:  # the console log is evidence, not a reason to fail the run
-        return []
 
 
 @dataclass
@@ -236,14 +230,16 @@ class Engine:
             begun = time.monotonic()
             try:
                 pc_next, message, reported = self.execute(program, pc)
+                self.ctx.guard.check()  # a request the page made during the step was refused
             except RunEnded:
                 raise
-            except Exception as error:  # every failure becomes a step state
+            except Exception as raised:  # every failure becomes a step state
+                failure = self.ctx.guard.explain(raised)  # a refusal explains whatever else went wrong
                 if nested:
-                    self.record_sub_test_failure(pc, command, error)
+                    self.record_sub_test_failure(pc, command, failure)
                     pc += 1
                     continue
-                state, message, soft, infrastructure = classify(error, self.ctx)
+                state, message, soft, infrastructure, code = classify(failure, self.ctx)
                 duration = elapsed_ms(begun)
                 screenshot = self.take_screenshot() if state in (FAILED, ERROR) and not infrastructure else None
                 self.report(StepResult.of(pc, command, state, duration, message, screenshot))
@@ -251,10 +247,16 @@ class Engine:
                     self.soft_failures.append(message)
                     pc += 1
                     continue
-                raise RunEnded(state, message, infrastructure) from None
+                raise RunEnded(state, message, infrastructure, code) from None
             if reported and not nested:
                 self.report(StepResult.of(pc, command, PASSED, elapsed_ms(begun), message))
             pc = pc_next
+
+    def check_policy_after_last_step(self) -> None:
+        """A refusal that came after the last step (a late fetch, a popup) still decides the run."""
+        found = self.ctx.guard.violation(flush=True)
+        if found is not None:
+            raise RunEnded(ERROR, str(found), code=classify(found, self.ctx).code)
 
     def take_screenshot(self) -> bytes | None:
         if not self.screenshots:
@@ -414,10 +416,12 @@ class Engine:
         where = f"In test '{self.sub_test_stack[-1]}', command {pc} ({command_name(command)} {target})"
         if isinstance(error, (StopRequested, ScriptTimeout)):
             raise error
-        state, message, soft, infrastructure = classify(error, self.ctx)
+        state, message, soft, infrastructure, _ = classify(error, self.ctx)
         if soft:
             self.soft_failures.append(f"{where}: {message}")
             return
+        if isinstance(error, PolicyViolation):
+            raise PolicyViolation(f"{where}: {message}") from error
         if state == FAILED:
             raise StepFailure(f"{where}: {message}") from error
         if infrastructure or state == STOPPED:

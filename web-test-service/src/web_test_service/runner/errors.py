@@ -26,8 +26,9 @@ class ScriptTimeout(Exception):
 class RunEnded(Exception):
     """A step decided the verdict of the whole run (raised and caught inside the engine)."""
 
-    def __init__(self, state: str, message: str, infrastructure: bool = False) -> None:
+    def __init__(self, state: str, message: str, infrastructure: bool = False, code: str | None = None) -> None:
         super().__init__(message)
         self.state = state
         self.message = message
         self.infrastructure = infrastructure
+        self.code = code  # the run's error code when it is not the state's (e.g. target_blocked)

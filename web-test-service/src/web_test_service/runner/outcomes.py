@@ -25,6 +25,7 @@ from web_test_service.runner.errors import (
     StopRequested,
     VerificationFailure,
 )
+from web_test_service.runner.policy import PolicyViolation
 from web_test_service.runner.results import ERROR, FAILED, STOPPED
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ PAGE_ERRORS = (
     NoSuchFrameException,
     UnexpectedAlertPresentException,
 )
+TARGET_BLOCKED = "target_blocked"
 BROWSER_GONE_MARKERS = (
     "chrome not reachable",
     "session deleted",
@@ -54,6 +56,7 @@ class Outcome(NamedTuple):
     message: str
     soft: bool = False  # a verify* failure: the run goes on
     infrastructure: bool = False  # the browser or the grid broke, not the script
+    code: str | None = None  # the run's error code, when more precise than its state
 
 
 def classify(error: Exception, ctx: RunContext) -> Outcome:
@@ -68,6 +71,8 @@ def classify(error: Exception, ctx: RunContext) -> Outcome:
         return Outcome(FAILED, str(error), soft=True)
     if isinstance(error, StepFailure):
         return Outcome(FAILED, str(error))
+    if isinstance(error, PolicyViolation):
+        return Outcome(ERROR, str(error), code=TARGET_BLOCKED)
     if isinstance(error, ScriptError):
         return Outcome(ERROR, str(error))
     if isinstance(error, TimeoutException):

@@ -76,6 +76,7 @@ class RunResult:
     variables: dict[str, Any] = field(default_factory=dict)
     # True when the browser or the grid broke, not the script: the caller may retry the run.
     infrastructure_error: bool = False
+    error_code: str | None = None  # set when more precise than the state: target_blocked
 
     def record(self, step: StepResult) -> None:
         """Append a step; the first failed or errored one becomes failed_step."""
@@ -101,6 +102,7 @@ class RunResult:
             "echo_log": self.echo_log,
             "variables": self.variables,
             "infrastructure_error": self.infrastructure_error,
+            "error_code": self.error_code,
         }
 
 

@@ -1,4 +1,4 @@
-"""Save-time checks of a command list: unknown commands, bad locators, missing arguments, unbalanced blocks."""
+"""Save-time checks of a command list: unknown commands, bad locators, missing arguments, blocks, refused targets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from shared.host_policy import HostPolicy
 from web_test_service.runner.commands import COMMANDS, REQUIRED_ARGS, SUPPORTED_COMMANDS, Arg
 from web_test_service.runner.control_flow import ControlFlowError, build_blocks, command_name, is_skipped
 from web_test_service.runner.locators import (
@@ -19,6 +20,7 @@ from web_test_service.runner.locators import (
     parse_window_locator,
     parse_window_size,
 )
+from web_test_service.runner.policy import literal_target_problem
 
 __all__ = ["SUPPORTED_COMMANDS", "validate_commands"]
 
@@ -101,8 +103,11 @@ def problem(index: int, field: str, message: str) -> dict:
     return {"index": index, "field": field, "message": message}
 
 
-def validate_commands(commands: Sequence[Any]) -> list[dict]:
-    """List every problem as {index, field, message}; an empty list means the script can be saved."""
+def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None) -> list[dict]:
+    """List every problem as {index, field, message}; an empty list means the script can be saved.
+
+    `open` targets with a refused scheme are refused always, literal refused hosts when a policy is given.
+    """
     problems: list[dict] = []
     if not isinstance(commands, (list, tuple)):
         return [problem(0, "commands", "commands must be a list")]
@@ -131,6 +136,9 @@ def validate_commands(commands: Sequence[Any]) -> list[dict]:
             found = check_argument(index, field, kind, text)
             if found:
                 problems.append(found)
+        refused = literal_target_problem(target, policy) if name == "open" else None
+        if refused:
+            problems.append(problem(index, "target", refused))
     try:
         build_blocks([command if isinstance(command, dict) else {} for command in commands])
     except ControlFlowError as error:

@@ -31,8 +31,10 @@ bp = Blueprint("scripts", __name__)
 START_SUMMARY = "Start a run: 202; 409 while one is active; a repeated Idempotency-Key answers with its run."
 
 
-def _max_timeout_ms() -> int:
-    return resources().settings.max_run_seconds * 1000
+def _validated(body: dict):
+    """The body as a script, checked by the runner and by WEB_ALLOWED_HOSTS (literal targets)."""
+    settings = resources().settings
+    return service.validated_script(body, settings.max_run_seconds * 1000, settings.host_policy)
 
 
 @bp.post("")
@@ -40,7 +42,7 @@ def _max_timeout_ms() -> int:
 @document("Create a script (one Selenium IDE test).", body=ScriptCreate, response=ScriptRead, status=201)
 def create_script():
     """Create a script."""
-    data = service.validated_script(json_object(), _max_timeout_ms())
+    data = _validated(json_object())
     return respond(ScriptRead, service.create_script(session=current_session(), user=current_user(), data=data), 201)
 
 
@@ -65,7 +67,7 @@ def read_script(script_id: str):
 @document("Replace a script.", body=ScriptCreate, response=ScriptRead)
 def replace_script(script_id: str):
     """Replace a script."""
-    data = service.validated_script(json_object(), _max_timeout_ms())
+    data = _validated(json_object())
     script = service.replace_script(session=current_session(), user=current_user(), script_id=script_id, data=data)
     return respond(ScriptRead, script)
 
@@ -87,8 +89,13 @@ def import_project():
         raw = json_object()
     else:
         raise BadRequest("send the .side project as a JSON body or as a multipart field named 'file'")
+    settings = resources().settings
     imported = service.import_project(
-        session=current_session(), user=current_user(), raw=raw, max_timeout_ms=_max_timeout_ms()
+        session=current_session(),
+        user=current_user(),
+        raw=raw,
+        max_timeout_ms=settings.max_run_seconds * 1000,
+        policy=settings.host_policy,
     )
     return respond(ImportedProject, imported, 201)
 

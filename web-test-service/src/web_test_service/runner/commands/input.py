@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.remote.webelement import WebElement
 
 from web_test_service.runner.commands.spec import Arg, CommandSpec, Invocation, element
 from web_test_service.runner.context import RunContext
-from web_test_service.runner.errors import StepFailure
+from web_test_service.runner.errors import ScriptError, StepFailure
 from web_test_service.runner.locators import parse_option_locator
 
 
@@ -16,19 +18,39 @@ def is_editable(el: WebElement) -> bool:
     return el.is_enabled() and el.get_attribute("readonly") is None
 
 
+UPLOAD_REFUSED = "File uploads are refused: a file input would hand the page any file of the worker's"
+
+
+def refuse_uploads(el: WebElement, keys: str) -> None:
+    """Refuse keys for a file input, or keys naming an existing absolute path (chromedriver uploads those).
+
+    Chromium reads the file for the page, which can show it: /etc/passwd, the worker's database,
+    /proc/<worker>/environ. The path check holds even if the page turns an input into a file input
+    between the type check and the keys.
+    """
+    if (el.get_attribute("type") or "").lower() == "file":
+        raise ScriptError(UPLOAD_REFUSED)
+    if any(os.path.isabs(line) and os.path.exists(line) for line in keys.splitlines()):
+        raise ScriptError(f"{UPLOAD_REFUSED} (the text names a file on the worker)")
+
+
 def do_type(ctx: RunContext, inv: Invocation) -> None:
     def type_text() -> None:
         el = element(ctx, inv)
-        # A file input takes a path to upload and cannot be cleared.
-        if (el.get_attribute("type") or "").lower() != "file":
-            el.clear()
+        refuse_uploads(el, inv.value)
+        el.clear()
         el.send_keys(inv.value)
 
     ctx.retry(type_text)
 
 
 def do_send_keys(ctx: RunContext, inv: Invocation) -> None:
-    ctx.retry(lambda: element(ctx, inv).send_keys(inv.value))
+    def send_keys() -> None:
+        el = element(ctx, inv)
+        refuse_uploads(el, inv.value)
+        el.send_keys(inv.value)
+
+    ctx.retry(send_keys)
 
 
 def do_edit_content(ctx: RunContext, inv: Invocation) -> None:

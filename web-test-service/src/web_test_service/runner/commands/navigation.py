@@ -8,12 +8,15 @@ from web_test_service.runner.commands.spec import Arg, CommandSpec, Invocation, 
 from web_test_service.runner.context import RunContext
 from web_test_service.runner.errors import ScriptError
 from web_test_service.runner.locators import parse_window_locator, parse_window_size
+from web_test_service.runner.policy import check_open_url
 
 
 def do_open(ctx: RunContext, inv: Invocation) -> None:
     url = urljoin(ctx.base_url, inv.target) if ctx.base_url else inv.target
     if not urlparse(url).scheme:
         raise ScriptError(f"Cannot open relative URL {inv.target!r} without a base URL")
+    # Chromium opens file:, data:, chrome: ... when WebDriver asks (it refuses them only to pages).
+    check_open_url(url)
     remaining = ctx.remaining_s()
     if remaining is not None:
         ctx.driver.set_page_load_timeout(max(1, remaining))
