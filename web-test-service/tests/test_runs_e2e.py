@@ -96,6 +96,24 @@ def test_failed_assertion_gives_screenshot_and_junit_failure(client, auth_header
     assert junit.get("failures") == "1"
 
 
+def test_a_steps_screenshot_is_addressed_by_the_commands_index(client, auth_header, web_worker, site):
+    """A loop runs commands 1-3 twice, so the failing command 4 is the 9th step executed: its screenshot is
+    /steps/4/screenshot (the index failed_step and JUnit name), not /steps/8/screenshot."""
+    alice = auth_header("tester", "alice")
+    commands = [("open", "/login.html", ""), ("times", "2", ""), ("echo", "again", ""), ("end", "", ""),
+                ("assertTitle", "Nope", "")]  # fmt: skip
+    status = run_to_end(client, alice, create(client, alice, site, commands))
+    assert status["state"] == "failed"
+    failed = status["steps"][-1]
+    assert failed["index"] == 4 and len(status["steps"]) == 9
+    run = client.get(f"{API}/runs/{status['run_id']}", headers=alice).json
+    assert run["result"]["failed_step"] == 4
+    by_index = client.get(f"{API}/runs/{status['run_id']}/steps/4/screenshot", headers=alice)
+    assert by_index.status_code == 200 and by_index.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert failed["screenshot_url"] == f"{API}/runs/{status['run_id']}/steps/4/screenshot"
+    assert client.get(f"{API}/runs/{status['run_id']}/steps/8/screenshot", headers=alice).status_code == 404
+
+
 def test_verify_failure_continues_and_fails_the_run(client, auth_header, web_worker, site):
     alice = auth_header("tester", "alice")
     commands = [("open", "/login.html", ""), ("verifyTitle", "Nope", ""), ("assertText", "id=title", "Welcome")]

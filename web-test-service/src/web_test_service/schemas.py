@@ -102,7 +102,7 @@ class StepRead(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def screenshot_url(self) -> str | None:
-        return paths.web_screenshot(self.run_id, self.seq) if self.has_screenshot else None
+        return paths.web_screenshot(self.run_id, self.index) if self.has_screenshot else None
 
 
 class ScriptRead(BaseModel):

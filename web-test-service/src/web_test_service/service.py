@@ -16,7 +16,7 @@ from shared.host_policy import HostPolicy
 from shared.responses import dump
 from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
-from web_test_service.models import RUNS, Run, Screenshot, Script
+from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner.policy import literal_target_problem
 from web_test_service.runner.validation import validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
@@ -173,11 +173,22 @@ def start_run(
     return runs.submit_run(session, celery, RUNS, run, key)
 
 
-def screenshot_png(*, session: Session, run_id: str, seq: int) -> bytes:
-    query = select(Screenshot.png).where(Screenshot.run_id == run_id, Screenshot.seq == seq)
+def screenshot_png(*, session: Session, run_id: str, index: int) -> bytes:
+    """The screenshot of the step with this index (the command's position, as `failed_step` names it).
+
+    A loop may have run the command several times; a soft (verify) failure leaves one screenshot per pass:
+    this is the first, the one `failed_step` points at. Screenshots are stored by execution sequence.
+    """
+    query = (
+        select(Screenshot.png)
+        .join(Step, (Step.run_id == Screenshot.run_id) & (Step.seq == Screenshot.seq))
+        .where(Screenshot.run_id == run_id, Step.index == index)
+        .order_by(Screenshot.seq)
+        .limit(1)
+    )
     png = session.execute(query).scalar_one_or_none()
     if png is None:
-        raise NotFound(f"no screenshot for step {seq} of run {run_id}")
+        raise NotFound(f"no screenshot for step {index} of run {run_id}")
     return png
 
 

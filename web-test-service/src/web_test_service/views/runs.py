@@ -45,4 +45,4 @@ def junit(run_id: str):
 def screenshot(run_id: str, n: int):
     """Screenshot of a failed step."""
     run = _run(run_id)
-    return Response(service.screenshot_png(session=current_session(), run_id=run.id, seq=n), mimetype="image/png")
+    return Response(service.screenshot_png(session=current_session(), run_id=run.id, index=n), mimetype="image/png")
