@@ -503,6 +503,93 @@ def _send_own_traffic(platform) -> None:
         assert resp.status_code == 401
 
 
+# --- web target policy: WEB_ALLOWED_HOSTS in the browser (docs/security.md) ------------------------------------
+
+PASSWD_LINE = "root:x:0:0"  # the first line of /etc/passwd: in nothing a web run shows
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """An allowed site whose pages reach for what a test must not: a file, the metadata address, the gateway."""
+
+    gateway_port = 0
+
+    def do_GET(self):
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = {
+            "/frame": '<iframe src="file:///etc/passwd"></iframe>',
+            "/fetch": '<div id=out></div><script>fetch("http://169.254.169.254/latest/meta-data/")'
+            ".then(r => r.text()).then(t => out.textContent = t)</script>",
+            "/gateway": f'<script>location.href = "http://127.0.0.1:{self.gateway_port}/api/v1/web-test/me"</script>',
+        }.get(self.path, "<h1>ok</h1>")
+        data = f"<!doctype html><title>hostile</title>{body}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def hostile_site(platform):
+    _Hostile.gateway_port = int(platform.ports["GATEWAY_PORT"])
+    server = _serve(_Hostile, "127.0.0.1")
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_web_local_urls_refused_at_save_and_import(platform):
+    gw, headers = platform.gateway, _headers(platform, "owner")
+    commands = [{"command": "open", "target": "file:///etc/passwd"}, {"command": "assertText", "target": "css=body",
+                                                                      "value": "x"}]  # fmt: skip
+    saved = requests.post(f"{gw}/api/v1/web-test/scripts", headers=headers, timeout=30, json={**SCRIPT_BODY,
+                          "commands": commands})  # fmt: skip
+    assert saved.status_code == 422, saved.text
+    assert saved.json()["error"]["details"][0]["field"] == "commands.0.target" and "WEB_ALLOWED_HOSTS" in saved.text
+    project = {"id": "p", "version": "2.0", "name": "p", "url": "http://127.0.0.1:9", "urls": [], "plugins": [],
+               "suites": [], "tests": [{"id": "t", "name": "t", "commands": [{"id": "c", "command": "open",
+                                                                             "target": "http://169.254.169.254/",
+                                                                             "value": ""}]}]}  # fmt: skip
+    imported = requests.post(f"{gw}/api/v1/web-test/scripts/import", headers=headers, timeout=30, json=project)
+    assert imported.status_code == 422, imported.text
+    assert imported.json()["error"]["details"][0]["field"] == "tests.0.commands.0.target"
+    print("FIGURE web save: open file:///etc/passwd and open http://169.254.169.254/ refused at save and import (422)")
+
+
+def test_web_runs_reaching_refused_targets_end_in_error_showing_nothing(platform, hostile_site):
+    gw, headers = platform.gateway, _headers(platform, "owner")
+    cases = {"/redirect": "a redirect to a file: URL", "/frame": "a file: URL", "/fetch": "169.254.169.254",
+             "/gateway": "platform's own endpoints"}  # fmt: skip
+    for path, naming in cases.items():
+        body = {"name": f"hostile {path}", "base_url": hostile_site, "commands": [
+            {"command": "open", "target": path}, {"command": "pause", "target": "500"},
+            {"command": "assertText", "target": "css=body", "value": "root"}]}  # fmt: skip
+        script = requests.post(f"{gw}/api/v1/web-test/scripts", headers=headers, timeout=30, json=body)
+        assert script.status_code == 201, script.text
+        started = requests.post(f"{gw}/api/v1/web-test/scripts/{script.json()['id']}/run", headers=headers,
+                                timeout=30, json={})  # fmt: skip
+        assert started.status_code == 202, started.text
+        run_path = f"/api/v1/web-test/runs/{started.json()['run_id']}"
+        final = _wait_terminal(gw, run_path, headers)
+        assert final["state"] == "error" and final["error"]["code"] == "target_blocked", (path, final)
+        assert final["error"]["message"].startswith("Blocked by WEB_ALLOWED_HOSTS"), final["error"]
+        assert naming in final["error"]["message"], (path, final["error"])
+        junit = requests.get(f"{gw}{run_path}/junit.xml", headers=headers, timeout=30).text
+        status = requests.get(f"{gw}/api/v1/web-test/scripts/{script.json()['id']}/status", headers=headers,
+                              timeout=30).text  # fmt: skip
+        for shown in (str(final), junit, status):
+            assert PASSWD_LINE not in shown, path
+    print(f"FIGURE web targets: {len(cases)} pages reaching a file, 169.254.169.254 or the gateway: each run "
+          "an error naming WEB_ALLOWED_HOSTS, 0 bytes of the target in its JSON, status or JUnit")  # fmt: skip
+
+
 def test_no_secret_or_token_in_logs_or_state(platform):
     _send_own_traffic(platform)
     secrets = {"AUTH_SECRET": TEST_SECRET.encode(), "Flower password": platform.flower_auth[1].encode()}

@@ -150,7 +150,7 @@ def page(path: str, url: str) -> str:
 )  # fmt: skip
 def test_open_refuses_every_scheme_but_http_before_chromium_sees_it(browser, servers, url):
     result = run(browser, servers, ("open", url, ""), ("assertText", "css=body", "x"))
-    assert_blocked(result, naming=f"a {url.split(':')[0]}: URL")
+    assert_blocked(result, naming=f" {url.split(':')[0]}: URL:")
     assert len(result.steps) == 1
     assert browser.driver.current_url == "about:blank"
 
