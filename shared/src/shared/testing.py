@@ -323,14 +323,17 @@ def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
 
 
 def service_settings(settings_cls, redis_url: str, database_url: str, var_dir: Path, **overrides):
-    """Settings for a service under test: its own Redis, database and var dir."""
+    """Settings for a service under test: its own Redis, database and var dir, loopback test sites allowed."""
+    values = {"web_allowed_hosts": TEST_WEB_ALLOWED_HOSTS, **overrides}
+    if "web_allowed_hosts" not in settings_cls.model_fields:
+        values.pop("web_allowed_hosts")
     return settings_cls(
         redis_url=redis_url,
         database_url=database_url,
         auth_secret=TEST_SECRET,
         environment="test",
         var_dir=var_dir,
-        **overrides,
+        **values,
     )
 
 
