@@ -13,7 +13,7 @@ import psutil
 import requests
 
 from shared.auth import encode_token
-from shared.testing import TEST_SECRET, free_port, wait_until
+from shared.testing import TEST_SECRET, TEST_WEB_ALLOWED_HOSTS, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("web-test", "perf-test", "scheduler")
@@ -62,6 +62,10 @@ class Platform:
             "REDIS_URL": self.redis_url,
             "AUTH_SECRET": TEST_SECRET,
             "FLOWER_BASIC_AUTH": ":".join(self.flower_auth),
+            # What scripts/up.sh would set, here explicitly so a worker a test starts beside the platform
+            # (faults_helpers.own_worker) judges targets exactly as the platform's own workers do.
+            "WEB_ALLOWED_HOSTS": TEST_WEB_ALLOWED_HOSTS,
+            "PLATFORM_ENDPOINTS": ",".join(f"127.0.0.1:{port}" for port in self.ports.values()),
             **self.extra_env,
         }
 

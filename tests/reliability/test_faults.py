@@ -119,7 +119,8 @@ def test_killed_pool_child_is_redelivered_within_30s_never_twice_at_once(
         # Never twice at once: the second execution took the lock only after the first process was gone.
         assert watch.holders()[:2] == [first, second] and len(set(watch.holders())) == 2, watch.holders()
         assert watch.first_seen(second) >= dead_at - 0.05
-        assert run["state"] in ("passed", "error"), run
+        # The redelivery runs it again (attempt 2) and passes; only a second loss may settle it, as worker_lost.
+        assert run["state"] == "passed" or (run["error"] or {}).get("code") == "worker_lost", run
         if run["state"] == "passed":
             assert run["attempts"] == 2
         if script and run["state"] == "passed":
@@ -154,7 +155,7 @@ def test_killed_worker_run_is_settled_within_60s(platform, api, control, redis, 
         print(f"FIGURE worker kill: run {run['state']} {took:.1f}s after SIGKILL of the whole worker "
               f"(attempts {run['attempts']}, error {run['error']})")  # fmt: skip
         assert took <= bound("worker_kill_settled_s"), f"settled only after {took:.1f}s"
-        assert run["state"] in ("passed", "error")
+        assert run["state"] == "passed" or (run["error"] or {}).get("code") == "worker_lost", run
     finally:
         owners = _owner_pids(platform, worker, *(w for w in [replacement] if w))
         for w in (worker, replacement):
