@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 from pydantic import Field
@@ -32,7 +32,7 @@ class PerfTestSettings(BaseServiceSettings):
     # the rules are in shared/src/shared/host_policy.py.
     perf_allowed_hosts: str = "127.0.0.1,localhost,::1"
 
-    @property
+    @cached_property
     def host_policy(self) -> HostPolicy:
         """PERF_ALLOWED_HOSTS over the platform's own endpoints, which no load may reach."""
         return HostPolicy.from_setting(self.perf_allowed_hosts, "PERF_ALLOWED_HOSTS", internal_endpoints(self))

@@ -20,6 +20,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cached_property
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -45,6 +46,10 @@ _COMPATIBLE = ipaddress.ip_network("::/96")
 
 class HostNotAllowed(ValueError):
     """The target is outside the policy; the message says which entry or rule refused it."""
+
+
+class HostUnresolved(HostNotAllowed):
+    """The target's name has no address: refused like any other, but a browser's proxy reports it as unreachable."""
 
 
 @dataclass(frozen=True)
@@ -81,21 +86,25 @@ class HostPolicy:
         if literal is not None:
             self._check_address(literal, port, shown_as=host)
             return [literal]
-        if not any(fnmatchcase(host, pattern) for pattern in self.allowed if _as_network(pattern) is None):
-            raise HostNotAllowed(f"host {host!r} is not in {self.setting} ({', '.join(self.allowed)})")
+        self.check_name(host)
         addresses = self._resolve(host)
         # A name is only as safe as every address it may connect to (DNS rebinding, split-horizon records).
         for address in addresses:
             self._check_address(address, port, shown_as=f"{host} -> {address}")
         return addresses
 
+    def check_name(self, host: str) -> None:
+        """Refuse a name no allow entry matches, without resolving it (a literal target at save time)."""
+        if not any(fnmatchcase(host, pattern) for pattern in self.allowed if _as_network(pattern) is None):
+            raise HostNotAllowed(f"host {host!r} is not in {self.setting} ({', '.join(self.allowed)})")
+
     def _resolve(self, host: str) -> list[IPAddress]:
         try:
             found = {ipaddress.ip_address(address) for address in (self.resolver or resolve)(host)}
         except (OSError, UnicodeError, ValueError) as exc:
-            raise HostNotAllowed(f"host {host!r} does not resolve: {exc}") from None
+            raise HostUnresolved(f"host {host!r} does not resolve: {exc}") from None
         if not found:
-            raise HostNotAllowed(f"host {host!r} does not resolve to any address")
+            raise HostUnresolved(f"host {host!r} does not resolve to any address")
         return sorted(found, key=lambda address: (address.version, int(address)))
 
     def _check_address(self, address: IPAddress, port: int, *, shown_as: str) -> None:
@@ -103,8 +112,7 @@ class HostPolicy:
             raise HostNotAllowed(
                 f"{shown_as} port {port} is one of the platform's own endpoints; tests may not reach it"
             )
-        judged = embedded_ipv4(address) or [address]
-        for candidate in judged:
+        for candidate in _judged_as(address):
             self._check_one(candidate, shown_as=shown_as if candidate == address else f"{shown_as} (= {candidate})")
 
     def _check_one(self, address: IPAddress, *, shown_as: str) -> None:
@@ -118,21 +126,25 @@ class HostPolicy:
             )
         raise HostNotAllowed(f"address {shown_as} is not in {self.setting} ({', '.join(self.allowed)})")
 
-    def _is_internal(self, address: IPAddress, port: int) -> bool:
-        judged = set(embedded_ipv4(address) or [address])
+    @cached_property
+    def _internal_addresses(self) -> tuple[tuple[int, frozenset[IPAddress]], ...]:
+        """(port, the addresses it answers on) of each platform endpoint, resolved once per policy, not per request."""
+        found = []
         for endpoint in self.internal:
-            if endpoint.port != port:
-                continue
             literal = as_address(endpoint.host)
             try:
                 addresses = [literal] if literal is not None else self._resolve(endpoint.host)
             except HostNotAllowed:
                 continue  # an endpoint that does not resolve here cannot be reached through it either
-            for internal_address in addresses:
-                internal_judged = set(embedded_ipv4(internal_address) or [internal_address])
-                if judged & internal_judged or _both_this_machine(judged, internal_judged):
-                    return True
-        return False
+            found.append((endpoint.port, frozenset(a for address in addresses for a in _judged_as(address))))
+        return tuple(found)
+
+    def _is_internal(self, address: IPAddress, port: int) -> bool:
+        judged = set(_judged_as(address))
+        return any(
+            port == internal_port and (judged & addresses or _both_this_machine(judged, set(addresses)))
+            for internal_port, addresses in self._internal_addresses
+        )
 
 
 def parse_allowed_hosts(value: str | Iterable[str]) -> list[str]:
@@ -206,6 +218,11 @@ def embedded_ipv4(address: IPAddress) -> list[IPAddress]:
     return found
 
 
+def _judged_as(address: IPAddress) -> list[IPAddress]:
+    """The addresses a policy judges for address: the IPv4 ones it embeds, else itself."""
+    return embedded_ipv4(address) or [address]
+
+
 def is_guarded(address: IPAddress) -> bool:
     """Loopback, unspecified, link-local or metadata: admitted only when named."""
     return address in METADATA_ADDRESSES or any(
@@ -249,7 +266,7 @@ def _as_network(text: str) -> IPNetwork | None:
 def _address_matches(address: IPAddress, pattern: str, *, wildcards_allowed: bool) -> bool:
     pattern_address = as_address(pattern)
     if pattern_address is not None:
-        return address in ([pattern_address, *embedded_ipv4(pattern_address)])
+        return address in (pattern_address, *embedded_ipv4(pattern_address))
     network = _as_network(pattern)
     if network is not None:
         if address.version != network.version or address not in network:

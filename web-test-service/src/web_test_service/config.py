@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from pydantic import Field
 
@@ -25,7 +25,7 @@ class WebTestSettings(BaseServiceSettings):
     # (shared/src/shared/host_policy.py). Enforced by a proxy in front of every browser (runner/proxy.py).
     web_allowed_hosts: str = "*"
 
-    @property
+    @cached_property
     def host_policy(self) -> HostPolicy:
         """WEB_ALLOWED_HOSTS over the platform's own endpoints, which no browser may reach."""
         return HostPolicy.from_setting(self.web_allowed_hosts, "WEB_ALLOWED_HOSTS", internal_endpoints(self))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from contextlib import suppress
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,8 +75,8 @@ def literal_target_problem(target: str, policy: HostPolicy | None) -> str | None
         found = parse_target(text)
         if as_address(found.host) is not None:
             policy.check(found.host, found.port)
-        elif not any(fnmatchcase(found.host, pattern) for pattern in policy.allowed if "/" not in pattern):
-            raise HostNotAllowed(f"host {found.host!r} is not in {policy.setting} ({', '.join(policy.allowed)})")
+        else:
+            policy.check_name(found.host)
     except HostNotAllowed as refused:
         return f"{BLOCKED}: {refused}"
     return None

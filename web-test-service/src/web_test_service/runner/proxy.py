@@ -34,12 +34,11 @@ from urllib.parse import urljoin, urlsplit
 from shared.host_policy import (
     HostNotAllowed,
     HostPolicy,
+    HostUnresolved,
     IPAddress,
-    Resolver,
     Target,
     normalise_host,
     parse_target,
-    resolve,
 )
 from web_test_service.runner.policy import url_of
 
@@ -80,10 +79,6 @@ class Unreachable:
 
     target: str
     reason: str
-
-
-class NameNotResolved(Exception):
-    """The requested name has no address: unreachable, not refused (raised through HostPolicy's resolver)."""
 
 
 class FilteringProxy:
@@ -217,11 +212,11 @@ class _Handler(BaseHTTPRequestHandler):
         host = normalise_host(host)
         policy = self.server.proxy.policy
         try:
-            return replace(policy, resolver=raising_for(host, policy.resolver)).check(host, port)
+            return policy.check(host, port)
+        except HostUnresolved:  # a name that does not exist is not refused: it is unreachable, and Chromium says so
+            self.reset(Unreachable(show(host, port), "the name does not resolve"))
         except HostNotAllowed as refused:
             self.block(Refusal(show(host, port), str(refused), policy.setting), host)
-        except NameNotResolved:
-            self.reset(Unreachable(show(host, port), "the name does not resolve"))
         return None
 
     def block(self, refusal: Refusal, host: str) -> None:
@@ -364,25 +359,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         copy(response.read1, self.connection)
-
-
-def raising_for(host: str, resolver: Resolver | None) -> Resolver:
-    """The policy's resolver, raising NameNotResolved when the requested name itself has no address.
-
-    HostPolicy turns every resolver error into a refusal; a name that does not exist is not refused, it is
-    unreachable, and the browser should say so. Other names (the platform's endpoints) keep the policy's rules.
-    """
-    base = resolver or resolve
-
-    def resolving(name: str) -> Iterable[str]:
-        try:
-            return base(name)
-        except OSError:
-            if name == host:
-                raise NameNotResolved(name) from None
-            raise
-
-    return resolving
 
 
 def end_to_end(headers: Iterable[tuple[str, str]], message) -> list[tuple[str, str]]:
