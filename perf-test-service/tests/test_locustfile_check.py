@@ -10,7 +10,7 @@ import pytest
 
 from perf_test_service.runner.confine import Limits
 from perf_test_service.runner.locustfile import CHECK_LIMITS, check_locustfile
-from shared.testing import TEST_SECRET
+from shared.testing import TEST_SECRET, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 API = "/api/v1/perf-test"
@@ -89,8 +89,16 @@ def test_resource_hungry_locustfiles_are_422_within_the_deadline(client, auth_he
     rss_before = api.memory_info().rss
     answered: list[float] = []
 
+    answered_422 = threading.Event()
+
+    def checking() -> bool:
+        return answered_422.is_set() or any(
+            "check_entry" in " ".join(child.cmdline()) for child in api.children(recursive=True)
+        )
+
     def health_while_checking():
-        time.sleep(1.0)  # the check is under way by then
+        # As soon as the check's process runs (that is when the API must still answer), or it already ended.
+        wait_until(checking, 30, 0.02, what="the locustfile check to start", ignore=(psutil.Error,))
         started = time.monotonic()
         assert client.get(f"{API}/health").status_code == 200
         answered.append(time.monotonic() - started)
@@ -101,6 +109,7 @@ def test_resource_hungry_locustfiles_are_422_within_the_deadline(client, auth_he
     body = {"name": "raw", "host": "http://127.0.0.1:8999", "locustfile": source}
     resp = client.post(f"{API}/scenarios", json=body, headers=auth_header("admin"))
     took = time.monotonic() - started
+    answered_422.set()
     probe.join(10)
     health_ms = answered[0] * 1000 if answered else -1
     print(f"FIGURE locustfile check ({expected}): 422 after {took:.1f}s; /health meanwhile in {health_ms:.0f} ms")
