@@ -24,7 +24,7 @@ K8S = DEPLOY / "k8s"
 OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 K8S_VERSION = "1.33"
 
-SECRETS = ("AUTH_SECRET", "POSTGRES_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
+SECRETS = ("AUTH_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "FLOWER_COOKIE_SECRET")
 # The local ports of README.md's service | process | port table.
 API_PORTS = {"web-test-api": 5001, "perf-test-api": 5002, "scheduler-api": 5003}
 PORTS = {**API_PORTS, "gateway": 8080, "flower": 5555, "redis": 6379, "postgres": 5432}
@@ -177,7 +177,7 @@ def test_app_services_get_production_settings_and_postgres(services):
             continue
         assert env["ENVIRONMENT"] == "production", name
         assert env["DATABASE_URL"].startswith("postgresql://"), name
-        assert env["REDIS_URL"].startswith("redis://redis:6379"), name
+        assert env["REDIS_URL"].endswith("@redis:6379/0"), name
 
 
 def test_redis_is_durable_and_never_evicts(services):
@@ -515,10 +515,12 @@ def test_gateway_entrypoint_script_writes_plain_htpasswd(tmp_path):
     assert failed.returncode != 0 and "FLOWER_BASIC_AUTH" in failed.stderr
 
 
-# --- who gets AUTH_SECRET, where Locust may connect ---------------------------------
+# --- who gets AUTH_SECRET and Redis's password, where Locust may connect -----------------
 
-# Processes that neither verify nor sign tokens, and run (or start) test code: never AUTH_SECRET.
-TOKENLESS = {"web-test-worker", "perf-test-worker", "locust-worker"}
+# The processes that verify or sign tokens: the APIs, and the scheduler's beat and worker (firings carry a
+# token). Everything else (migrations, Flower, the web and perf workers, the Locust workers) never gets
+# AUTH_SECRET.
+TOKEN_USERS = {"web-test-api", "perf-test-api", "scheduler-api", "scheduler-beat", "maintenance-worker"}
 # What a Locust worker must not reach.
 BACKENDS = {"redis", "postgres", *API_PORTS}
 
@@ -526,10 +528,24 @@ BACKENDS = {"redis", "postgres", *API_PORTS}
 def test_compose_gives_auth_secret_only_to_token_users(services):
     for name, service in services.items():
         env = service.get("environment") or {}
-        if name in TOKENLESS:
-            assert "AUTH_SECRET" not in env, name
-        elif "DATABASE_URL" in env:  # APIs, migrations, scheduler processes
+        if name in TOKEN_USERS:
             assert env["AUTH_SECRET"] == "test-value-AUTH_SECRET", name
+        else:
+            assert "AUTH_SECRET" not in env, name
+
+
+def test_compose_redis_asks_every_client_for_its_password(services):
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == "test-value-REDIS_PASSWORD"
+    assert redis["environment"]["REDISCLI_AUTH"] == "test-value-REDIS_PASSWORD"  # the healthcheck's
+    users = {name for name, service in services.items() if "REDIS_URL" in (service.get("environment") or {})}
+    assert TOKEN_USERS | {"web-test-worker", "perf-test-worker", "flower"} <= users
+    for name in users:
+        url = services[name]["environment"]["REDIS_URL"]
+        assert url == "redis://:test-value-REDIS_PASSWORD@redis:6379/0", name
+    locust = services["locust-worker"].get("environment") or {}
+    assert not {"REDIS_URL", "REDIS_PASSWORD", "DATABASE_URL", "AUTH_SECRET"} & set(locust)
 
 
 def test_compose_keeps_locust_workers_off_the_backends(services):
@@ -540,13 +556,42 @@ def test_compose_keeps_locust_workers_off_the_backends(services):
         assert "load" not in networks[name], name
 
 
+def env_names(container: dict) -> list[str]:
+    return [env["name"] for env in container.get("env", [])]
+
+
 def test_k8s_gives_auth_secret_only_to_token_users(objects):
     for name, workload in workloads(objects).items():
-        names = {env["name"] for c in containers(workload, init=True) for env in c.get("env", [])}
-        if name in TOKENLESS:
-            assert "AUTH_SECRET" not in names, name
-        elif name.endswith("-api"):
-            assert "AUTH_SECRET" in names, name
+        for c in containers(workload, init=True):
+            is_init = c in workload["spec"]["template"]["spec"].get("initContainers", [])
+            if name in TOKEN_USERS and not is_init:
+                assert "AUTH_SECRET" in env_names(c), name
+            else:  # migrations (init containers), Flower, workers, Locust, the backends
+                assert "AUTH_SECRET" not in env_names(c), (name, c["name"])
+
+
+def test_k8s_redis_asks_every_client_for_its_password(objects):
+    assert "REDIS_URL" not in by_kind(objects, "ConfigMap")["testfleet-config"]["data"]
+    (redis,) = containers(by_kind(objects, "StatefulSet")["redis"])
+    assert redis["args"][redis["args"].index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in redis["env"]}
+    assert refs == {"REDIS_PASSWORD": "REDIS_PASSWORD", "REDISCLI_AUTH": "REDIS_PASSWORD"}
+    users = set()
+    for name, workload in workloads(objects).items():
+        for c in containers(workload):
+            names = env_names(c)
+            if "REDIS_URL" not in names:
+                continue
+            users.add(name)
+            env = {e["name"]: e for e in c["env"]}
+            # $(REDIS_PASSWORD) expands only if the variable is defined before REDIS_URL.
+            assert names.index("REDIS_PASSWORD") < names.index("REDIS_URL"), name
+            assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "REDIS_PASSWORD", name
+            assert env["REDIS_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@redis:6379/0", name
+    assert users == TOKEN_USERS | {"web-test-worker", "perf-test-worker", "flower"}
+    (locust,) = containers(by_kind(objects, "Deployment")["locust-worker"])
+    assert not {"REDIS_URL", "REDIS_PASSWORD", "DATABASE_URL", "AUTH_SECRET"} & set(env_names(locust))
+    assert not locust.get("envFrom")
 
 
 def test_k8s_network_policies_fence_the_locust_workers(objects):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 pytestmark = pytest.mark.timeout(120)
@@ -182,3 +183,29 @@ def test_run_params_are_type_checked(client, auth_header, params, field):
     assert resp.status_code == 422, resp.json
     assert resp.json["error"]["details"][0]["field"] == field
     assert client.get(f"{API}/scenarios/{sid}/runs", headers=alice).json["total"] == 0
+
+
+def test_the_documented_run_body_is_the_one_the_service_takes(client, auth_header, settings):
+    """The OpenAPI schema of a run body carries the service's caps: it and the service agree on every body."""
+    doc = client.get(f"{API}/openapi.json").json
+    operation = doc["paths"][f"{API}/scenarios/{{scenario_id}}/run"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["user_count"]["maximum"] == settings.perf_max_users
+    most = settings.max_run_seconds
+    bodies = [{"user_count": settings.perf_max_users, "run_time": most}, {"user_count": 1, "run_time": " 1M30s "},
+              {"user_count": 1, "run_time": "90", "workers": settings.perf_max_workers, "priority": 9},
+              {"user_count": settings.perf_max_users + 1, "run_time": 5}, {"user_count": 1, "run_time": most + 1},
+              {"user_count": 1, "run_time": "forever"}, {"user_count": 1, "run_time": "h"},
+              {"user_count": 1, "run_time": 5, "workers": settings.perf_max_workers + 1},
+              {"user_count": 1, "run_time": 5, "spawn_rate": 2e6},
+              {"user_count": 1, "run_time": 5, "colour": "red"}]  # fmt: skip
+    alice = auth_header("tester", "alice")
+    agreed = []
+    for body in bodies:
+        documented = jsonschema.Draft202012Validator(schema).is_valid(body)
+        sid = client.post(f"{API}/scenarios", json=SCENARIO, headers=alice).json["id"]
+        taken = client.post(f"{API}/scenarios/{sid}/run", json=body, headers=alice).status_code
+        assert taken in (202, 422), body
+        agreed.append((body, documented, taken == 202))
+    assert [(body, documented) for body, documented, took in agreed if documented != took] == []
+    assert sum(took for _, _, took in agreed) == 3

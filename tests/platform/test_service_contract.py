@@ -10,6 +10,7 @@ import jwt
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from shared.db import ID_PATTERN
 from shared.migrations import downgrade, upgrade
 from shared.testing import TEST_SECRET, BackgroundProcess, migrated_app, service_env, service_settings, wait_until
 from tests.platform.services import SERVICES
@@ -116,6 +117,29 @@ def test_openapi_document_describes_every_route(client, service, app):
     assert "security" not in doc["paths"][f"{service.prefix}/health"]["get"]
     for method, template, _url in protected_rules(app, service):
         assert doc["paths"][template][method.lower()]["security"] == [{"bearerAuth": []}]
+    for template, operations in doc["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["schema"]["type"] == "string":  # ids; n is an integer
+                    assert parameter["schema"]["pattern"] == f"^{ID_PATTERN}$", template
+
+
+# The routes that start a run honour an Idempotency-Key (shared/src/shared/runs/idempotency.py); their documents say so.
+START_ROUTES = {
+    "web-test": "/api/v1/web-test/scripts/{script_id}/run",
+    "perf-test": "/api/v1/perf-test/scenarios/{scenario_id}/run",
+}
+
+
+def test_start_routes_document_their_idempotency_key(client, service):
+    doc = client.get(f"{service.prefix}/openapi.json").json
+    declared = {
+        template
+        for template, operations in doc["paths"].items()
+        for operation in operations.values()
+        if any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    }
+    assert declared == ({START_ROUTES[service.name]} if service.name in START_ROUTES else set())
 
 
 def _bad_tokens(make_token):
@@ -171,3 +195,19 @@ def test_migrations_upgrade_and_downgrade(service, database_url):
     downgrade(service.package, settings_url)
     assert set(inspect(engine).get_table_names()) == {version_table}
     engine.dispose()
+
+
+# Path ids no row can have: a NUL (PostgreSQL refuses it in text), quotes, bytes that are not UTF-8, too long.
+HOSTILE_IDS = ["a%00b", "%00", "a'b", "a%22b", "%FF%FE", "x" * 65, "a%20b"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_a_path_id_no_row_can_have_is_404_on_every_database(client, app, service, auth_header, hostile):
+    routes = [(m, CONVERTER.sub(lambda found: "1" if found.group(1) == "int" else hostile, rule.rule))
+              for rule in app.url_map.iter_rules() if "<" in rule.rule and rule.endpoint != "static"
+              for m in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})]  # fmt: skip
+    assert len(routes) >= 3
+    for method, url in routes:
+        resp = client.open(url, method=method, headers=auth_header("admin"), json={})
+        assert resp.status_code == 404, (method, url, resp.status_code, resp.get_data(as_text=True)[:300])
+        assert resp.json["error"]["code"] == "not_found", (method, url)

@@ -1,9 +1,12 @@
 """Reliability suites run against the whole platform, started as a user starts it.
 
-The platform uses a Redis of the test's own (AOF on), so tests can stop and restart it.
+The platform uses a Redis of the test's own (AOF on), so tests can stop and restart it. It asks for a password,
+as deploy/ makes Redis do: every client of the platform must pass it, and test code, which never gets it, is refused.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import pytest
 
@@ -14,7 +17,7 @@ from tests.harness import Platform
 
 @pytest.fixture(scope="session")
 def durable_redis(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis-aof"), appendonly=True)
+    server = RedisServer(tmp_path_factory.mktemp("redis-aof"), appendonly=True, password=secrets.token_hex(16))
     server.start()
     yield server
     server.stop()

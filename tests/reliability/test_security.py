@@ -590,9 +590,10 @@ def test_web_runs_reaching_refused_targets_end_in_error_showing_nothing(platform
           "an error naming WEB_ALLOWED_HOSTS, 0 bytes of the target in its JSON, status or JUnit")  # fmt: skip
 
 
-def test_no_secret_or_token_in_logs_or_state(platform):
+def test_no_secret_or_token_in_logs_or_state(platform, durable_redis):
     _send_own_traffic(platform)
     secrets = {"AUTH_SECRET": TEST_SECRET.encode(), "Flower password": platform.flower_auth[1].encode()}
+    secrets["Redis password"] = durable_redis.password.encode()
     secrets |= {f"token {t[:12]}…": t.encode() for t in SENT_TOKENS}
     secrets |= {f"token signature {t[:12]}…": t.rsplit(".", 1)[-1].encode() for t in SENT_TOKENS if t.count(".") == 2
                 and len(t.rsplit(".", 1)[-1]) > 20}  # fmt: skip
@@ -614,7 +615,7 @@ def test_no_secret_or_token_in_logs_or_state(platform):
     assert not leaks, "\n".join(leaks)
     print(
         f"FIGURE secrets: {len(files)} files ({scanned / 1e6:.1f} MB: platform log, databases, artifacts, gateway "
-        f"logs) scanned for AUTH_SECRET, the Flower password and {len(SENT_TOKENS)} tokens: 0 found"
+        f"logs) scanned for AUTH_SECRET, the Flower and Redis passwords and {len(SENT_TOKENS)} tokens: 0 found"
     )
 
 
@@ -638,11 +639,11 @@ class Leaker(User):
 """
 
 
-def test_perf_admin_locustfile_sees_no_secret(platform):
+def test_perf_admin_locustfile_sees_no_secret(platform, durable_redis):
     """Check as a user would: an admin locustfile printing os.environ, at save and at run, shows no secret."""
     gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
     SENT_TOKENS.add(admin["Authorization"].split(" ", 1)[1])
-    secrets = [TEST_SECRET, platform.flower_auth[1], "REDIS_URL", "DATABASE_URL", "AUTH_SECRET"]
+    secrets = [TEST_SECRET, platform.flower_auth[1], durable_redis.password, "REDIS_URL", "DATABASE_URL", "AUTH_SECRET"]
     host = "http://127.0.0.1:9"
     at_save = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
         "name": "env", "host": host,
@@ -662,3 +663,38 @@ def test_perf_admin_locustfile_sees_no_secret(platform):
     assert not [s for s in secrets if s in shown], shown[:500]  # ... and nothing else
     print(f"FIGURE admin locustfile: os.environ at save (422) and in a run "
           f"({final['state']}): no AUTH_SECRET, Flower password, REDIS_URL or DATABASE_URL")  # fmt: skip
+
+
+_REDIS_LOCUSTFILE = """
+import socket
+
+from locust import User, constant, task
+
+
+class RedisProber(User):
+    wait_time = constant(0.2)
+
+    @task
+    def probe(self):
+        # Raw sockets are not pinned (docs/security.md): only Redis's own password stands in the way.
+        with socket.create_connection(("127.0.0.1", {port}), timeout=5) as redis:
+            redis.sendall(b"PING\\r\\n")
+            raise RuntimeError("redis answered " + redis.recv(200).decode(errors="replace").strip())
+"""
+
+
+def test_perf_admin_locustfile_cannot_use_the_platforms_redis(platform, durable_redis):
+    """The Locust master runs beside the perf worker, with its network: Redis refuses it without the password."""
+    gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
+    saved = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
+        "name": "redis probe", "host": "http://127.0.0.1:9",
+        "locustfile": _REDIS_LOCUSTFILE.format(port=durable_redis.port)})  # fmt: skip
+    assert saved.status_code == 201, saved.text
+    run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{saved.json()['id']}/run", headers=admin, timeout=30,
+                        json={"user_count": 1, "run_time": "3s"})  # fmt: skip
+    assert run.status_code == 202, run.text
+    final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{run.json()['run_id']}", admin)
+    shown = json.dumps(final)
+    assert "redis answered" in shown, shown[:1000]  # the probe did reach Redis's port ...
+    assert "NOAUTH" in shown and "PONG" not in shown, shown[:1000]  # ... and Redis refused it
+    print(f"FIGURE Redis from a locustfile: the platform's Redis port answered NOAUTH to PING ({final['state']})")

@@ -13,6 +13,9 @@ MAX_REQUESTS_PER_SCENARIO = 100
 
 # "1h30m", "5m", "30s", "1h2m3s": each unit at most once, in this order.
 _RUN_TIME_PATTERN = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+# The same durations (or whole seconds) as the OpenAPI document's JSON Schema pattern: case and surrounding
+# spaces as parse_run_time allows them, at least one digit.
+RUN_TIME_SCHEMA_PATTERN = r"^\s*(?=\S*\d)(\d+|(\d+[hH])?(\d+[mM])?(\d+[sS])?)\s*$"
 
 
 # Unknown keys are almost always typos ("expected_status"): refused, not ignored. Values keep JSON's types

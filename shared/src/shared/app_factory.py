@@ -14,7 +14,7 @@ from shared import __version__
 from shared.auth import current_user, init_auth
 from shared.celery_factory import make_celery
 from shared.config import BaseServiceSettings
-from shared.db import Database
+from shared.db import Database, IdConverter
 from shared.errors import register_error_handlers
 from shared.health import Check, health_blueprint, redis_check, worker_check
 from shared.json_input import StrictJSONProvider
@@ -38,6 +38,7 @@ def create_service_app(
     service = settings.service_name
     configure_logging(settings.log_level)
     app = Flask(import_name)
+    app.url_map.converters["default"] = IdConverter  # every <name> in a route is an id (shared/db.py)
     app.json = StrictJSONProvider(app)  # NaN and Infinity are not JSON, in a body or a response
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["settings"] = settings

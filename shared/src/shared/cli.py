@@ -7,7 +7,7 @@ import sys
 import time
 
 from shared.auth import Role, encode_token
-from shared.config import BaseServiceSettings
+from shared.config import BaseServiceSettings, tokenless
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -23,10 +23,25 @@ def _migrate(args: argparse.Namespace) -> int:
     from shared.migrations import upgrade
 
     config_module = importlib.import_module(f"{args.package}.config")
-    settings = config_module.get_settings()
+    # Migrations neither sign nor verify tokens, so they run without AUTH_SECRET (deploy/ gives them none).
+    settings = tokenless(settings_class_of(config_module))()
     upgrade(args.package, settings.sqlalchemy_url)
     print(f"{args.package}: database at head ({settings.sqlalchemy_url.split('@')[-1]})", file=sys.stderr)
     return 0
+
+
+def settings_class_of(config_module: object) -> type[BaseServiceSettings]:
+    """The settings class a service's config module defines (each defines exactly one)."""
+    defined = [
+        value
+        for value in vars(config_module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseServiceSettings)
+        and value.__module__ == getattr(config_module, "__name__", None)
+    ]
+    if len(defined) != 1:
+        raise LookupError(f"{config_module!r} defines {len(defined)} settings classes, not 1")
+    return defined[0]
 
 
 def _redis_answers(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, Executable, MetaData, String, create_engine, ev
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from werkzeug.routing import BaseConverter
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -68,6 +69,17 @@ def iso(value: datetime | None) -> str | None:
 def new_id() -> str:
     """A new primary key: 32 hex characters."""
     return uuid.uuid4().hex
+
+
+# What a path id may look like (new_id's, with room for others): anything else cannot name a row, so it is a 404
+# from the router, before a NUL or a stray byte reaches the database (PostgreSQL refuses NUL in text).
+ID_PATTERN = "[A-Za-z0-9_-]{1,64}"
+
+
+class IdConverter(BaseConverter):
+    """The URL converter of every `<name>` in a route (app_factory makes it the default): an id, or no match."""
+
+    regex = ID_PATTERN
 
 
 class OwnedColumns:

@@ -6,6 +6,7 @@ from shared.config import BaseServiceSettings
 
 class MonitorSettings(BaseServiceSettings):
     service_name = "monitor"
+    uses_tokens = False  # Flower has its own basic auth; it neither signs nor verifies bearer tokens
 
 
 app = make_celery("monitor", MonitorSettings())

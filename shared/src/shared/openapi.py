@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 
 from shared.auth import public
+from shared.db import ID_PATTERN
 from shared.pagination import MAX_LIMIT
 
 ERROR_SCHEMA = {
@@ -32,20 +34,26 @@ PAGE_QUERY = {
 # Errors any operation may answer: bad request, body too large (Flask and the gateway), request line too long and
 # rate limited (the gateway), a dependency down.
 COMMON_ERRORS = (400, 413, 414, 429, 503)
-_PARAM_TYPES = {"int": {"type": "integer"}, "string": {"type": "string"}, None: {"type": "string"}}
+_ID_SCHEMA = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+_PARAM_TYPES = {"int": {"type": "integer"}, "string": {"type": "string"}, None: _ID_SCHEMA}
 
 
 def document(
     summary: str,
     *,
-    body: type[BaseModel] | dict | tuple[type[BaseModel], ...] | None = None,
+    body: type[BaseModel] | dict | tuple[type[BaseModel], ...] | Callable[[Any], dict] | None = None,
     response: type[BaseModel] | dict | tuple[type[BaseModel], ...] | None = None,
     status: int = 200,
     errors: tuple[int, ...] = (),
     query: dict[str, dict] | None = None,
+    headers: dict[str, dict] | None = None,
     content_type: str = "application/json",
 ):
-    """Attach OpenAPI metadata to a view function."""
+    """Attach OpenAPI metadata to a view function.
+
+    body may be a function of the service's settings, for a schema whose bounds are settings (e.g. PERF_MAX_USERS);
+    headers maps a request header's name to its parameter object (schema, description).
+    """
 
     def decorate(view):
         view.openapi = {
@@ -55,6 +63,7 @@ def document(
             "status": status,
             "errors": errors,
             "query": query or {},
+            "headers": headers or {},
             "content_type": content_type,
         }
         return view
@@ -96,15 +105,20 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
         ]
         for name, schema in meta.get("query", {}).items():
             params.append({"name": name, "in": "query", "required": False, "schema": schema})
+        for name, header in meta.get("headers", {}).items():
+            params.append({"name": name, "in": "header", "required": False, **header})
+        body = meta.get("body")
+        if callable(body) and not isinstance(body, type):
+            body = body(app.extensions["settings"])
         is_public = getattr(view, "is_public", False)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op: dict[str, Any] = {"summary": meta["summary"], "operationId": f"{rule.endpoint}.{method.lower()}"}
             if params:
                 op["parameters"] = params
-            if meta.get("body") is not None:
+            if body is not None:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": _schema_ref(meta["body"], components)}},
+                    "content": {"application/json": {"schema": _schema_ref(body, components)}},
                 }
             status = str(meta.get("status", 200))
             resp_schema = meta.get("response")
@@ -125,9 +139,9 @@ def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
                 op["security"] = [{"bearerAuth": []}]
             if params:
                 error_codes.add(404)
-            if meta.get("body") is not None or meta.get("query"):
+            if body is not None or meta.get("query") or meta.get("headers"):
                 error_codes.add(422)
-            if meta.get("body") is not None:
+            if body is not None:
                 error_codes.add(415)  # a body that is not application/json
             for code in sorted(error_codes):
                 responses[str(code)] = {

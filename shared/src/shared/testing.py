@@ -106,17 +106,19 @@ def wait_until(
 
 
 class RedisServer:
-    """A redis-server of the test session's own, on a free port, stoppable."""
+    """A redis-server of the test session's own, on a free port, stoppable; with a password if given one."""
 
-    def __init__(self, workdir: Path, appendonly: bool = False):
+    def __init__(self, workdir: Path, appendonly: bool = False, password: str = ""):
         self.workdir = workdir
         self.port = free_port()
         self.appendonly = appendonly
+        self.password = password
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        credentials = f":{self.password}@" if self.password else ""
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         exe = shutil.which("redis-server")
@@ -124,6 +126,8 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", ""]
         args += ["--appendonly", "yes" if self.appendonly else "no", "--maxmemory-policy", "noeviction"]
+        if self.password:
+            args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis_from_url(self.url, 0.5)
         proc = self.proc

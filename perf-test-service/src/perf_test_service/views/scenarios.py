@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from perf_test_service import service
 from perf_test_service.models import RUNS
+from perf_test_service.scenario import MAX_RATE, RUN_TIME_SCHEMA_PATTERN
 from perf_test_service.scenario import Scenario as ScenarioSpec
 from perf_test_service.schemas import (
     LocustfileScenario,
@@ -23,21 +24,32 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_target_routes, requested_idempotency_key, respond_started
+from shared.runs.views import START_HEADERS, add_target_routes, requested_idempotency_key, respond_started
 
 bp = Blueprint("scenarios", __name__)
 SCENARIO_BODY = (ScenarioSpec, LocustfileScenario)  # a raw locustfile is for admins only (403 otherwise)
-RUN_PARAMS = {
-    "type": "object",
-    "required": ["user_count", "run_time"],
-    "properties": {
-        "user_count": {"type": "integer", "minimum": 1},
-        "spawn_rate": {"type": "number", "minimum": 0},
-        "run_time": {"oneOf": [{"type": "string"}, {"type": "integer", "minimum": 1}]},
-        "workers": {"type": "integer", "minimum": 0},
-        "priority": {"type": "integer", "minimum": 0, "maximum": 9},
-    },
-}
+
+
+def run_params_schema(settings) -> dict:
+    """The run body as scenario.RunParams reads it, with this service's caps (PERF_MAX_USERS, ...)."""
+    return {
+        "type": "object",
+        "required": ["user_count", "run_time"],
+        "additionalProperties": False,
+        "properties": {
+            "user_count": {"type": "integer", "minimum": 1, "maximum": settings.perf_max_users},
+            "spawn_rate": {"type": "number", "minimum": 0, "maximum": MAX_RATE, "description": "0: all at once"},
+            "run_time": {
+                "description": "a duration ('30s', '5m', '1h30m') or whole seconds, at most PERF_MAX_RUN_TIME",
+                "oneOf": [
+                    {"type": "string", "pattern": RUN_TIME_SCHEMA_PATTERN},
+                    {"type": "integer", "minimum": 1, "maximum": settings.max_run_seconds},
+                ],
+            },
+            "workers": {"type": "integer", "minimum": 0, "maximum": settings.perf_max_workers},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+        },
+    }
 
 
 def _spec():
@@ -94,7 +106,8 @@ def replace_scenario(scenario_id: str):
 @document(
     "Start a load run {user_count, spawn_rate, run_time, workers}: 202; 409 while one is active;"
     " a repeated Idempotency-Key answers with its run.",
-    body=RUN_PARAMS,
+    body=run_params_schema,
+    headers=START_HEADERS,
     response=RunAccepted,
     status=202,
     errors=(409,),

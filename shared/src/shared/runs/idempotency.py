@@ -21,6 +21,11 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
+# The header as the OpenAPI documents of the start routes describe it (openapi.document(headers=...)).
+HEADER_PARAMETER = {
+    "description": "Any string naming this start: a repeat with the same key and body answers with the first run",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[\\x20-\\x7e]+$"},
+}
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,12 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs import api
-from shared.runs.idempotency import HEADER, REPLAYED_HEADER, IdempotencyKey, parse_idempotency_key
+from shared.runs.idempotency import HEADER, HEADER_PARAMETER, REPLAYED_HEADER, IdempotencyKey, parse_idempotency_key
 from shared.runs.kind import RunKind
 from shared.runs.schemas import RunAccepted
+
+# The request headers of every start route, for its OpenAPI document.
+START_HEADERS = {HEADER: HEADER_PARAMETER}
 
 
 def requested_idempotency_key(target_id: str, body: Any) -> IdempotencyKey | None:

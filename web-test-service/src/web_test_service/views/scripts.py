@@ -13,7 +13,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
-from shared.runs.views import add_target_routes, requested_idempotency_key, respond_started
+from shared.runs.views import START_HEADERS, add_target_routes, requested_idempotency_key, respond_started
 from web_test_service import service
 from web_test_service.models import RUNS
 from web_test_service.schemas import (
@@ -102,7 +102,7 @@ def import_project():
 
 @bp.post("/<script_id>/run")
 @require_role("tester")
-@document(START_SUMMARY, body=RunRequest, response=RunAccepted, status=202, errors=(409,))
+@document(START_SUMMARY, body=RunRequest, response=RunAccepted, status=202, errors=(409,), headers=START_HEADERS)
 def run_script(script_id: str):
     """Start a run of the script."""
     session = current_session()
