@@ -39,16 +39,22 @@ mkdir -p "$VAR_DIR"/{redis,state,gateway,heartbeat}
 
 processes=(web-test-api web-test-worker perf-test-api perf-test-worker scheduler-api
            maintenance-worker beat flower gateway)
+# What is printed of REDIS_URL: never its password.
+shown_redis_url=${REDIS_URL/:\/\/*@/://***@}
 if python -m shared redis-answers --wait 0.5; then
-  echo "up: using the Redis that answers at $REDIS_URL"
+  echo "up: using the Redis that answers at $shown_redis_url"
 else
-  hostport=${REDIS_URL#redis://}; hostport=${hostport%%/*}; hostport=${hostport##*@}
+  hostport=${REDIS_URL#redis://}; hostport=${hostport%%/*}
+  credentials=""; [[ $hostport == *@* ]] && credentials=${hostport%@*}
+  hostport=${hostport##*@}
   host=${hostport%%:*}; port=${hostport##*:}; [[ $port == "$hostport" ]] && port=6379
   if [[ $host != 127.0.0.1 && $host != localhost ]]; then
-    echo "up: no Redis answers at $REDIS_URL and it is not local; start it or unset REDIS_URL" >&2
+    echo "up: no Redis answers at $shown_redis_url and it is not local; start it or unset REDIS_URL" >&2
     exit 1
   fi
   export REDIS_PORT=$port
+  # A password in REDIS_URL (redis://:PASSWORD@...) is the one the Redis started here asks for (Procfile).
+  export REDIS_REQUIREPASS=${credentials#*:}
   processes=(redis "${processes[@]}")
   echo "up: starting redis-server on port $REDIS_PORT (AOF in $VAR_DIR/redis)"
 fi
