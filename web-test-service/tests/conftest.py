@@ -17,7 +17,7 @@ from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
 
 # grid.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
-from grid import running_grid  # noqa: E402
+from grid import running_grid
 
 SITE_DIR = Path(__file__).parent / "site"
 
