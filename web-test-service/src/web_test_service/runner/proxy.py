@@ -152,9 +152,18 @@ class _Server(socketserver.ThreadingTCPServer):
     block_on_close = False
 
     def __init__(self, proxy: FilteringProxy, host: str) -> None:
-        family, _, _, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
-        self.address_family = family
-        super().__init__((str(address[0]), 0), _Handler)
+        # A name may resolve to several addresses (a scaled compose service: one per replica): the first that
+        # is this machine's is the one to listen on.
+        error: OSError = OSError(f"{host} resolves to no address")
+        for family, _, _, _, address in socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM):
+            self.address_family = family
+            try:
+                super().__init__((str(address[0]), 0), _Handler)
+                break
+            except OSError as exc:
+                error = exc
+        else:
+            raise error
         self.proxy = proxy
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
