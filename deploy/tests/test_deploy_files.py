@@ -198,6 +198,8 @@ def test_postgres_creates_a_database_per_service(services):
 def test_selenium_grid_is_optional(services):
     assert services["selenium"]["profiles"] == ["grid"]
     assert "SELENIUM_REMOTE_URL" in services["web-test-worker"]["environment"]
+    # The Grid's browsers reach the worker's filtering proxy by the worker's service name.
+    assert services["web-test-worker"]["environment"]["WEB_PROXY_HOST"] == "web-test-worker"
     default = run_compose("config", "--services")
     assert "selenium" not in default.stdout.split()
 
@@ -378,6 +380,12 @@ def test_worker_probes_read_the_heartbeat_and_grace_covers_a_run(objects):
 def test_web_worker_persists_revokes(objects):
     (c,) = containers(by_kind(objects, "Deployment")["web-test-worker"])
     assert c["command"][c["command"].index("--statedb") + 1] == "/var/lib/testfleet/state/web-worker.db"
+
+
+def test_web_worker_proxy_listens_on_the_pod_ip(objects):
+    (c,) = containers(by_kind(objects, "Deployment")["web-test-worker"])
+    (proxy_host,) = [e for e in c["env"] if e["name"] == "WEB_PROXY_HOST"]
+    assert proxy_host["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
 
 
 def test_apis_migrate_before_serving(objects):

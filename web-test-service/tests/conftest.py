@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,10 @@ import pytest
 from shared.testing import TEST_WEB_ALLOWED_HOSTS, migrated_app, require_executable, service_env, service_settings
 from web_test_service.config import WebTestSettings
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
+
+# grid.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+from grid import running_grid
 
 SITE_DIR = Path(__file__).parent / "site"
 
@@ -70,3 +75,11 @@ def site():
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture()
+def grid(tmp_path):
+    """A real standalone Selenium Grid on a free port (its log in tmp_path), stopped after the test."""
+    with running_grid(tmp_path / "grid.log") as started:
+        print(f"Grid ready after {started.ready_after_s:.1f}s on {started.url}")
+        yield started

@@ -16,6 +16,9 @@ class WebTestSettings(BaseServiceSettings):
     # A script's timeout_ms may not exceed this; Celery's limits derive from it.
     max_run_seconds: int = Field(default=1800, gt=0, validation_alias="WEB_MAX_RUN_SECONDS")
     selenium_remote_url: str | None = None
+    # With SELENIUM_REMOTE_URL: the address the run's proxy listens on and the Grid's browsers are sent to
+    # (WEB_PROXY_HOST). The default suits a Grid on this host; in compose or k8s, the worker's own address.
+    web_proxy_host: str = "127.0.0.1"
     chromedriver_path: str = "/usr/bin/chromedriver"
     # A browser that cannot start is retried this often, waiting backoff * 2**attempt seconds.
     browser_start_retries: int = Field(default=3, ge=0, le=10)

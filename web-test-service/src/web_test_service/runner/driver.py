@@ -21,6 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from shared.child_env import scrubbed_env
 from shared.host_policy import HostPolicy, Target
+from web_test_service.runner.grid import delete_session, grid_endpoints
 from web_test_service.runner.policy import SETTING
 from web_test_service.runner.proxy import FilteringProxy, Refusal, Unreachable
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CHROMEDRIVER = "/usr/bin/chromedriver"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 DEFAULT_WINDOW_SIZE = (1280, 800)
+# Where a Grid's browsers reach the run's proxy (WEB_PROXY_HOST): this host, when the Grid runs on it.
+DEFAULT_PROXY_HOST = "127.0.0.1"
 # Flags that work as root in a container or VM without a display or a user namespace sandbox.
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -79,7 +82,10 @@ def chrome_options(
 
 
 class Browser:
-    """A started browser; entering yields the WebDriver, leaving quits it and kills what survives."""
+    """A started browser; entering yields the WebDriver, leaving quits it and kills what survives.
+
+    A Grid's browser (remote_url) has no local process: ending it is ending its session on the Grid.
+    """
 
     def __init__(
         self,
@@ -87,11 +93,13 @@ class Browser:
         service: Service | None = None,
         profile_dir: str | None = None,
         proxy: FilteringProxy | None = None,
+        remote_url: str | None = None,
     ) -> None:
         self.driver = driver
         self.service = service
         self.profile_dir = profile_dir
         self.proxy = proxy
+        self.remote_url = remote_url
         self.chromedriver_pid: int | None = service.process.pid if service and service.process else None
         self._closed = False
 
@@ -114,13 +122,34 @@ class Browser:
 
     def abort(self) -> None:
         """Kill the browser at once, e.g. to unblock a WebDriver call that ignores a stop request."""
+        if self.remote_url:
+            self.end_remote_session()
+            return
         kill_processes(self.process_ids(), self.chromedriver_pid)
+
+    def end_remote_session(self) -> None:
+        """Close the proxy, then delete the session on the Grid through a request of its own.
+
+        The proxy first: cutting the page's connections ends a load that never finishes, which the Grid's
+        chromedriver would otherwise finish before it takes the DELETE (it runs one command at a time).
+        """
+        if self.proxy is not None:
+            self.proxy.close()
+        if self.remote_url and self.driver.session_id:
+            delete_session(self.remote_url, self.driver.session_id)
 
     def quit(self) -> None:
         """Quit the session; then kill any leftover process and delete the profile (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        if self.remote_url:
+            self.end_remote_session()
+            executor = self.driver.command_executor
+            if not isinstance(executor, str):  # the connections to the Grid; the session is already gone
+                with contextlib.suppress(Exception):
+                    executor.close()
+            return
         try:
             self.driver.quit()
         except Exception as error:  # a dead browser must not prevent the cleanup below
@@ -145,20 +174,19 @@ def make_driver(
     chromedriver_path: str | None = None,
     chromium_path: str | None = None,
     window_size: tuple[int, int] = DEFAULT_WINDOW_SIZE,
+    proxy_host: str | None = None,
 ) -> Browser:
     """Start Remote(selenium_remote_url) if set, else local headless Chromium; BrowserStartError if it fails.
 
-    The local browser goes through a filtering proxy judging every request by policy (settings.host_policy;
+    Either browser goes through a filtering proxy judging every request by policy (settings.host_policy;
     without either, WEB_ALLOWED_HOSTS's default: any host but loopback, link-local and metadata addresses).
-    A Grid's browsers run elsewhere: their network is the Grid's to fence (docs/security.md).
+    A Grid's browser reaches its proxy on proxy_host (settings.web_proxy_host, WEB_PROXY_HOST).
     """
     remote_url = remote_url or getattr(settings, "selenium_remote_url", None)
+    policy = policy or getattr(settings, "host_policy", None) or HostPolicy.from_setting("*", SETTING)
     if remote_url:
-        try:
-            driver = webdriver.Remote(command_executor=remote_url, options=chrome_options(window_size, None, None))
-        except Exception as error:
-            raise BrowserStartError(f"Cannot start a browser on {remote_url}: {error}") from error
-        return Browser(driver)
+        proxy_host = proxy_host or getattr(settings, "web_proxy_host", None) or DEFAULT_PROXY_HOST
+        return make_remote_browser(remote_url, policy, proxy_host, window_size)
 
     chromedriver_path = chromedriver_path or getattr(settings, "chromedriver_path", None) or DEFAULT_CHROMEDRIVER
     # The Chromium binary: the argument, else a `chromium_path` attribute of settings (WebTestSettings has
@@ -169,7 +197,6 @@ def make_driver(
         raise BrowserStartError(f"chromedriver not found at {chromedriver_path}")
     # Selenium Manager would try to download drivers; there is no network for it.
     os.environ.setdefault("SE_OFFLINE", "true")
-    policy = policy or getattr(settings, "host_policy", None) or HostPolicy.from_setting("*", SETTING)
     # The owner's pid in the name lets sweep_orphaned_browsers() find browsers whose worker died.
     profile_dir = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
     proxy = FilteringProxy(policy)
@@ -194,6 +221,24 @@ def make_driver(
     # A page must not drive its own browser: chromedriver's and DevTools' ports, and the proxy's, are refused.
     proxy.guard(Target("127.0.0.1", port) for port in control_ports(driver, service, proxy))
     return Browser(driver, service, profile_dir, proxy)
+
+
+def make_remote_browser(remote_url: str, policy: HostPolicy, proxy_host: str, window_size: tuple[int, int]) -> Browser:
+    """A browser on the Grid at remote_url, its requests through a proxy of this worker listening on proxy_host."""
+    try:
+        proxy = FilteringProxy(policy, proxy_host)
+    except OSError as error:
+        message = f"Cannot start the browser's proxy on {proxy_host} (WEB_PROXY_HOST): {error}"
+        raise BrowserStartError(message) from error
+    # A page must not drive the Grid (new sessions, this one's commands) nor chain through its own proxy.
+    proxy.guard([*grid_endpoints(remote_url), Target(proxy.host, proxy.port), Target("127.0.0.1", proxy.port)])
+    try:
+        options = chrome_options(window_size, None, None, proxy.address)
+        driver = webdriver.Remote(command_executor=remote_url, options=options)
+    except Exception as error:
+        proxy.close()
+        raise BrowserStartError(f"Cannot start a browser on {remote_url}: {first_line(error)}") from error
+    return Browser(driver, proxy=proxy, remote_url=remote_url)
 
 
 def control_ports(driver: WebDriver, service: Service, proxy: FilteringProxy) -> list[int]:

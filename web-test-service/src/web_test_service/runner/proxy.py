@@ -13,8 +13,8 @@
 # to intercept TLS, which this does not need. What is here is the part of HTTP/1.1 a forward proxy needs:
 # request and response framing, hop-by-hop headers and tunnels.
 #
-# It listens on 127.0.0.1, on a port the kernel picks, for the lifetime of one browser. Another local process
-# could use it meanwhile but gains nothing: it reaches no more than the policy allows, less than it can alone.
+# It listens on 127.0.0.1 (for a Grid's browser: WEB_PROXY_HOST), on a port the kernel picks, for the lifetime
+# of one browser. Whoever else reaches it meanwhile gains nothing: no more than the policy allows.
 
 from __future__ import annotations
 
@@ -82,14 +82,14 @@ class Unreachable:
 
 
 class FilteringProxy:
-    """The proxy of one browser: started at once on 127.0.0.1, closed (with every connection) by close()."""
+    """The proxy of one browser: started at once on host (127.0.0.1), closed (with every connection) by close()."""
 
-    def __init__(self, policy: HostPolicy) -> None:
+    def __init__(self, policy: HostPolicy, host: str = "127.0.0.1") -> None:
         self.policy = policy
         self._refusals: list[Refusal] = []
         self._unreachable: list[Unreachable] = []
         self._lock = threading.Lock()
-        self._server = _Server(self)
+        self._server = _Server(self, host)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="web-proxy", daemon=True
         )
@@ -100,9 +100,14 @@ class FilteringProxy:
         return int(self._server.server_address[1])
 
     @property
+    def host(self) -> str:
+        """The address it listens on (a name given is resolved once, at the start)."""
+        return str(self._server.server_address[0])
+
+    @property
     def address(self) -> str:
         """host:port for Chromium's --proxy-server."""
-        return f"127.0.0.1:{self.port}"
+        return show(self.host, self.port)
 
     def guard(self, targets: Iterable[Target]) -> None:
         """Refuse these endpoints too (the browser's own control ports: chromedriver, DevTools, this proxy)."""
@@ -146,8 +151,19 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, proxy: FilteringProxy) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, proxy: FilteringProxy, host: str) -> None:
+        # A name may resolve to several addresses (a scaled compose service: one per replica): the first that
+        # is this machine's is the one to listen on.
+        error: OSError = OSError(f"{host} resolves to no address")
+        for family, _, _, _, address in socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM):
+            self.address_family = family
+            try:
+                super().__init__((str(address[0]), 0), _Handler)
+                break
+            except OSError as exc:
+                error = exc
+        else:
+            raise error
         self.proxy = proxy
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
