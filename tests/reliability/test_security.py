@@ -3,6 +3,7 @@ gateway's rate limit, and no secret or token in any log or state file."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib.util
 import ipaddress
@@ -18,12 +19,14 @@ import warnings
 from pathlib import Path
 
 import jwt
+import psutil
 import pytest
 import requests
 
 from shared.auth import encode_token
 from shared.host_policy import HostNotAllowed, HostPolicy
 from shared.testing import TEST_SECRET, BackgroundProcess, free_port, wait_until
+from tests.harness import descendants
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -617,6 +620,25 @@ def test_no_secret_or_token_in_logs_or_state(platform, durable_redis):
         f"FIGURE secrets: {len(files)} files ({scanned / 1e6:.1f} MB: platform log, databases, artifacts, gateway "
         f"logs) scanned for AUTH_SECRET, the Flower and Redis passwords and {len(SENT_TOKENS)} tokens: 0 found"
     )
+
+
+def test_no_secret_on_any_platform_command_line(platform, durable_redis):
+    """/proc/<pid>/cmdline is world-readable: no process of the platform carries a secret in its arguments."""
+    secrets = {
+        "AUTH_SECRET": TEST_SECRET,
+        "Flower password": platform.flower_auth[1],
+        "Redis password": durable_redis.password,
+    }
+    processes = descendants(platform.proc.pid)
+    shown = []
+    for pid in processes:
+        with contextlib.suppress(psutil.Error):
+            shown.append((pid, " ".join(psutil.Process(pid).cmdline())))
+    assert len(shown) >= 9, shown  # the nine processes of make up, at least
+    leaks = [f"{name} in the command line of {pid}: {line[:80]}…" for pid, line in shown
+             for name, value in secrets.items() if value in line]  # fmt: skip
+    assert not leaks, "\n".join(leaks)
+    print(f"FIGURE command lines: {len(shown)} platform processes, 0 with AUTH_SECRET, the Flower or Redis password")
 
 
 # --- perf: admin locustfiles (contained, scrubbed; docs/security.md) ------------------------------------------------
