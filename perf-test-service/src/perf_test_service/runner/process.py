@@ -113,8 +113,8 @@ def run_load(
     ``on_stats`` receives a live snapshot about every second; ``should_stop`` is polled 4x a second and ends
     the load within a few seconds; ``deadline`` is an absolute ``time.monotonic()`` value after which the run is
     stopped as an error (default: run_time plus a start-up margin). Call from the thread that owns the run:
-    the Locust processes (their namespaces) get a parent-death signal bound to it. With ``external_workers`` the master binds
-    ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
+    the Locust processes (their namespaces) get a parent-death signal bound to it. With ``external_workers`` the
+    master binds ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
     ``pinned_addresses`` (from the host policy at claim) are the only addresses the host may resolve to in the
     Locust processes (runner/pinning.py). ``on_ending`` is called once when the load starts to end (a stop, the
     deadline, or the master ending by itself): from then on the results are being written, and the caller should
