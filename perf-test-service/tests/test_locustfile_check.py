@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from perf_test_service.runner import namespaces
+from perf_test_service.runner import containment, namespaces
 from perf_test_service.runner.confine import Limits
 from perf_test_service.runner.locustfile import CHECK_LIMITS, check_locustfile
 from shared.testing import TEST_SECRET, wait_until
@@ -197,3 +197,23 @@ def test_the_check_without_namespaces_still_kills_what_it_forked(tmp_path, monke
     """Where namespaces cannot be made, the session and the marker hold (a daemon keeping its environment)."""
     monkeypatch.setattr(namespaces, "prefix", lambda **_: [])
     test_processes_forked_by_the_check_are_killed(tmp_path)
+
+
+def test_a_perf_worker_starting_meanwhile_leaves_the_check_alone():
+    """Its marker names a live owner (this process): the sweep of a perf worker starting on this host spares it."""
+    api, swept = psutil.Process(), []
+
+    def checking() -> bool:
+        return any("check_entry" in " ".join(child.cmdline()) for child in api.children(recursive=True))
+
+    def sweep_while_checking():
+        wait_until(checking, 30, 0.02, what="the locustfile check to start", ignore=(psutil.Error,))
+        swept.append(containment.sweep_orphaned_runs())
+
+    sweeper = threading.Thread(target=sweep_while_checking)
+    sweeper.start()
+    try:
+        assert check_locustfile("import time\ntime.sleep(2)\n" + USER) is None
+    finally:
+        sweeper.join(35)
+    assert swept, "the sweep ran while the check did"

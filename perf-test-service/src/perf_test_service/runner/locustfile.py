@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +118,9 @@ def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Lim
         # -P keeps the entry's own folder off sys.path; locust must be its first import (gevent monkey-patching).
         check = [sys.executable, "-P", str(CHECK_ENTRY_PATH), str(path), str(result_path)]
         command = confined([*namespaces.prefix(network=True), *check], limits)
-        marker = f"check:{uuid.uuid4().hex}"
+        # Owned by this process, like a run's: a perf worker's sweep (runner/containment.py) leaves it alone while
+        # this process lives, and takes what it left if this process was killed.
+        marker = containment.run_marker(directory)
         process = subprocess.Popen(
             command,
             cwd=directory,
