@@ -13,7 +13,7 @@ from perf_test_service.config import PerfTestSettings
 from perf_test_service.runner.containment import MARKER
 from shared.testing import TEST_SECRET, wait_until
 
-from .runner.test_containment import ESCAPING_LOCUSTFILE, alive, forked, kill_leftovers
+from .runner.test_containment import KINDS, alive, escaping_locustfile, forked, kill_leftovers
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 API = "/api/v1/perf-test"
@@ -83,36 +83,25 @@ def test_no_locust_process_of_a_real_run_has_a_secret_in_its_environment(
 def test_a_killed_worker_leaves_no_process_the_locustfile_forked(
     client, auth_header, start_worker, perf_env, app, nginx_target, tmp_path
 ):
-    pids = tmp_path / "pids"
-    pids.mkdir()
     admin = auth_header("admin", "root")
-    body = {"name": "escaping", "host": nginx_target, "locustfile": ESCAPING_LOCUSTFILE.format(pids=str(pids))}
+    locustfile, token = escaping_locustfile(tmp_path)
+    body = {"name": "escaping", "host": nginx_target, "locustfile": locustfile.read_text()}
     sid = create(client, admin, body)
-    kill_leftovers(pids)  # the save-time check imported it too (and killed what it forked)
-    for entry in pids.iterdir():
-        entry.unlink()
+    kill_leftovers(token)  # the save-time check imported it too (its namespace took what it forked along)
     worker = start_worker("perf_test_service.worker", "perf", perf_env)
     start(client, admin, sid, {"user_count": 1, "run_time": "5m"})
-    wait_until(lambda: set(forked(pids)) == {"fork", "setsid", "setsid-clean-env"}, 60, 0.2, what="the escapees")
-    escapees = forked(pids)
-    assert all(alive(pid) for pid_list in escapees.values() for pid in pid_list)
+    wait_until(lambda: set(forked(token)) == KINDS, 60, 0.2, what="the escapees")
+    escapees = forked(token)
     try:
         killed_at = time.monotonic()
-        worker.kill()  # SIGKILL of the Celery worker and its pool child
-        same_group = escapees["fork"]
-        wait_until(lambda: not any(map(alive, same_group)), 15, 0.1, what="the forked child to die with its master")
-        group_gone = time.monotonic() - killed_at
-        # setsid took the others out of the group: the next worker to start finds them by their marker.
-        restarted_at = time.monotonic()
-        start_worker("perf_test_service.worker", "perf", perf_env)
-        wait_until(lambda: not any(map(alive, escapees["setsid"])), 30, 0.1, what="the sweep at worker start")
-        swept = time.monotonic() - restarted_at
-        cleared = escapees["setsid-clean-env"]
-        print(f"FIGURE containment (worker SIGKILL): forked child gone {group_gone:.2f}s after the kill; setsid "
-              f"daemon gone {swept:.2f}s after a new worker started; setsid daemon with a cleared environment "
-              f"{'survived (no cgroup; see docs/security.md)' if any(map(alive, cleared)) else 'gone'}")  # fmt: skip
+        worker.kill()  # SIGKILL of the Celery worker and its pool child; no worker starts after it (no sweep)
+        wait_until(lambda: not forked(token), 15, 0.05, what="every escapee to die with the worker")
+        gone_after = time.monotonic() - killed_at
+        assert not [pid for pid_list in escapees.values() for pid in pid_list if alive(pid)]
+        print(f"FIGURE containment (worker SIGKILL): forked child, setsid daemon and setsid daemon with a cleared "
+              f"environment all gone {gone_after:.2f}s after the kill, no new worker started")  # fmt: skip
     finally:
-        kill_leftovers(pids)
+        kill_leftovers(token)
 
 
 # A locustfile whose end holds in the middle of writing the results until the test says so (a file it waits for).

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
+from perf_test_service.runner import containment, namespaces
 from perf_test_service.runner.confine import Limits
 from perf_test_service.runner.locustfile import CHECK_LIMITS, check_locustfile
 from shared.testing import TEST_SECRET, wait_until
@@ -137,3 +142,78 @@ def test_processes_forked_by_the_check_are_killed(tmp_path):
     survivors = [p.pid for p in processes if "check_entry.py" in " ".join(p.info["cmdline"] or [])]
     assert survivors == []
     assert (tmp_path / "setsid").read_text().isdigit()  # the daemon did start
+
+
+def host_addresses() -> list[str]:
+    """127.0.0.1 and this host's first non-loopback IPv4 address (a host with loopback only: loopback alone)."""
+    others = [
+        address.address
+        for addresses in psutil.net_if_addrs().values()
+        for address in addresses
+        if address.family == socket.AF_INET and not ipaddress.ip_address(address.address).is_loopback
+    ]
+    return ["127.0.0.1", *others[:1]]
+
+
+@pytest.fixture()
+def listeners() -> Iterator[list[socket.socket]]:
+    """A listening TCP socket on each of host_addresses(); connections wait in the backlog, never accepted."""
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for address in host_addresses():
+            listener = stack.enter_context(socket.create_server((address, 0)))
+            listener.setblocking(False)
+            sockets.append(listener)
+        yield sockets
+
+
+def connections_made(listener: socket.socket) -> int:
+    """How many connections the kernel completed for listener (each one waits in its backlog)."""
+    count = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        connection.close()
+        count += 1
+
+
+def test_the_check_has_no_network(client, auth_header, listeners):
+    assert namespaces.prefix(network=True), "this machine can create network namespaces (root, or user namespaces)"
+    targets = [listener.getsockname()[:2] for listener in listeners]
+    source = f"import socket\nfor target in {targets!r}:\n    socket.create_connection(target, timeout=5).close()\n"
+    body = {"name": "raw", "host": "http://127.0.0.1:8999", "locustfile": source + USER}
+    resp = client.post(f"{API}/scenarios", json=body, headers=auth_header("admin"))
+    assert [connections_made(listener) for listener in listeners] == [0] * len(listeners)
+    # The first connect fails at import (no route: the namespace's only interface, lo, is down): a 422.
+    assert resp.status_code == 422, resp.json
+    message = resp.json["error"]["details"][0]["message"]
+    assert message == "locustfile.py line 3: OSError: [Errno 101] Network is unreachable", message
+    print(f"FIGURE check network: 0 connections reached {', '.join(f'{h}:{p}' for h, p in targets)}; 422: {message}")
+
+
+def test_the_check_without_namespaces_still_kills_what_it_forked(tmp_path, monkeypatch):
+    """Where namespaces cannot be made, the session and the marker hold (a daemon keeping its environment)."""
+    monkeypatch.setattr(namespaces, "prefix", lambda **_: [])
+    test_processes_forked_by_the_check_are_killed(tmp_path)
+
+
+def test_a_perf_worker_starting_meanwhile_leaves_the_check_alone():
+    """Its marker names a live owner (this process): the sweep of a perf worker starting on this host spares it."""
+    api, swept = psutil.Process(), []
+
+    def checking() -> bool:
+        return any("check_entry" in " ".join(child.cmdline()) for child in api.children(recursive=True))
+
+    def sweep_while_checking():
+        wait_until(checking, 30, 0.02, what="the locustfile check to start", ignore=(psutil.Error,))
+        swept.append(containment.sweep_orphaned_runs())
+
+    sweeper = threading.Thread(target=sweep_while_checking)
+    sweeper.start()
+    try:
+        assert check_locustfile("import time\ntime.sleep(2)\n" + USER) is None
+    finally:
+        sweeper.join(35)
+    assert swept, "the sweep ran while the check did"

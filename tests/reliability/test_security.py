@@ -25,7 +25,7 @@ import requests
 
 from shared.auth import encode_token
 from shared.host_policy import HostNotAllowed, HostPolicy
-from shared.testing import TEST_SECRET, BackgroundProcess, free_port, wait_until
+from shared.testing import TEST_SECRET, BackgroundProcess, OkServer, free_port, wait_until
 from tests.harness import descendants
 
 pytestmark = pytest.mark.timeout(300)
@@ -79,20 +79,6 @@ class _Redirector(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _Forbidden(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self):
-        type(self).hits.append(self.path)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
 def _serve(handler, host: str) -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer((host, 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -101,12 +87,12 @@ def _serve(handler, host: str) -> http.server.ThreadingHTTPServer:
 
 @pytest.fixture(scope="module")
 def redirect_servers():
-    forbidden = _serve(_Forbidden, "127.0.0.2")  # loopback, but not in PERF_ALLOWED_HOSTS
+    forbidden = OkServer("127.0.0.2")  # loopback, but not in PERF_ALLOWED_HOSTS
     _Redirector.forbidden_port = forbidden.server_address[1]
     redirector = _serve(_Redirector, "127.0.0.1")
     yield redirector, forbidden
     redirector.shutdown()
-    forbidden.shutdown()
+    forbidden.stop()
 
 
 def _wait_terminal(gw, path, headers, timeout=120) -> dict:
@@ -348,7 +334,8 @@ def test_perf_hosts_refused_at_create_and_run(platform, owned):
 def test_perf_run_does_not_follow_redirects(platform, owned, redirect_servers):
     final = owned["perf_final"]
     assert _Redirector.hits, "the load test never reached the redirecting server"
-    assert not _Forbidden.hits, f"a redirect was followed to 127.0.0.2: {_Forbidden.hits[:3]}"
+    _redirector, forbidden = redirect_servers
+    assert not forbidden.hits, f"a redirect was followed to 127.0.0.2: {forbidden.hits[:3]}"
     assert final["state"] in ("passed", "failed"), final
     print(
         f"FIGURE redirects: {len(_Redirector.hits)} requests answered 302 to 169.254.169.254 and 127.0.0.2, "

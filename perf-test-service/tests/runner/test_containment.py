@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
-from perf_test_service.runner import containment
-from perf_test_service.runner.process import run_load
+from perf_test_service.runner import containment, namespaces
+from perf_test_service.runner.process import kill_stray, run_load
+from shared.testing import wait_until
 
 # At import, in every Locust process: a plain fork, a double fork + setsid (leaves the group and the session), and
-# a double fork + setsid that also execs with an empty environment (no marker). Each writes its pid, then sleeps.
+# a double fork + setsid that also execs with an empty environment (no marker). Each execs `sleep 600` under an
+# argv[0] naming the test's token and its kind: the test finds them by it (a pid seen inside a PID namespace is
+# not the host's).
 ESCAPING_LOCUSTFILE = """
 import os
 
 from locust import User, constant, task
 
-PIDS = {pids!r}
+TOKEN = {token!r}
 
 
 def _escape(kind, daemonise, env):
@@ -28,9 +36,7 @@ def _escape(kind, daemonise, env):
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
-        with open(os.path.join(PIDS, f"{{kind}}-{{os.getpid()}}"), "w"):
-            pass
-        os.execve("/bin/sleep", ["sleep", "600"], env)
+        os.execve("/bin/sleep", [f"{{TOKEN}}-{{kind}}", "600"], env)
 
 
 _escape("fork", False, dict(os.environ))
@@ -45,21 +51,24 @@ class Idle(User):
     def nothing(self):
         pass
 """
+KINDS = {"fork", "setsid", "setsid-clean-env"}
 
 
-def escaping_locustfile(tmp_path: Path) -> tuple[Path, Path]:
-    pids = tmp_path / "pids"
-    pids.mkdir()
+def escaping_locustfile(tmp_path: Path) -> tuple[Path, str]:
+    """The escaping locustfile in tmp_path, and the token its processes carry."""
+    token = f"escapee-{uuid.uuid4().hex[:12]}"
     path = tmp_path / "escaping.py"
-    path.write_text(ESCAPING_LOCUSTFILE.format(pids=str(pids)))
-    return path, pids
+    path.write_text(ESCAPING_LOCUSTFILE.format(token=token))
+    return path, token
 
 
-def forked(pids: Path) -> dict[str, list[int]]:
+def forked(token: str) -> dict[str, list[int]]:
+    """The host pids of the live (not zombie) processes carrying token, by kind."""
     found: dict[str, list[int]] = {}
-    for entry in pids.iterdir():
-        kind, _, pid = entry.name.rpartition("-")
-        found.setdefault(kind, []).append(int(pid))
+    for process in psutil.process_iter(["cmdline", "status"]):
+        name = (process.info["cmdline"] or [""])[0]
+        if name.startswith(f"{token}-") and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.setdefault(name.removeprefix(f"{token}-"), []).append(process.pid)
     return found
 
 
@@ -71,24 +80,39 @@ def alive(pid: int) -> bool:
         return False
 
 
-def kill_leftovers(pids: Path) -> None:
-    for pid_list in forked(pids).values():
+def kill_leftovers(token: str) -> None:
+    for pid_list in forked(token).values():
         for pid in pid_list:
-            if alive(pid):
-                os.kill(pid, 9)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(params=["namespaces", "no-namespaces"])
+def namespaced(request, monkeypatch) -> bool:
+    """Both ways a run is held: in PID namespaces, and (where Linux forbids them) by the fallback holds alone."""
+    if request.param == "no-namespaces":
+        monkeypatch.setattr(namespaces, "prefix", lambda **_: [])
+    else:
+        assert namespaces.prefix(), "this machine can create PID namespaces (root, or user namespaces allowed)"
+    return request.param == "namespaces"
+
+
+def seen_so_far(token: str, seen: dict[str, set[int]]) -> int:
+    """Add the live escapees to seen; return how many were ever seen."""
+    for kind, pid_list in forked(token).items():
+        seen.setdefault(kind, set()).update(pid_list)
+    return sum(map(len, seen.values()))
 
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "master-and-2-workers"])
-def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, workers):
-    locustfile, pids = escaping_locustfile(tmp_path)
-    seen: dict[str, list[int]] = {}
+def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, workers, namespaced):
+    locustfile, token = escaping_locustfile(tmp_path)
+    seen: dict[str, set[int]] = {}
     asked: list[float] = []
 
     def stop_once_all_escaped(_snapshot: dict) -> None:
-        seen.update(forked(pids))
-        if not asked and sum(len(v) for v in seen.values()) == 3 * (workers + 1):
-            assert all(alive(pid) for pid_list in seen.values() for pid in pid_list)
+        if not asked and seen_so_far(token, seen) == 3 * (workers + 1):
             asked.append(time.monotonic())
 
     try:
@@ -98,37 +122,78 @@ def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, wo
         )  # fmt: skip
         gone_after = time.monotonic() - asked[0]
         assert result.outcome == "stopped", result.error
-        assert set(seen) == {"fork", "setsid", "setsid-clean-env"}
-        survivors = [pid for pid_list in forked(pids).values() for pid in pid_list if alive(pid)]
-        assert survivors == []
-        print(f"FIGURE containment (stop, {workers} workers): {sum(map(len, seen.values()))} forked processes, "
-              f"all gone {gone_after:.2f}s after the stop")  # fmt: skip
+        assert set(seen) == KINDS
+        assert forked(token) == {}
+        assert not [pid for pid_set in seen.values() for pid in pid_set if alive(pid)]
+        mode = "namespaces" if namespaced else "no namespaces"
+        print(f"FIGURE containment (stop, {workers} workers, {mode}): {sum(map(len, seen.values()))} forked "
+              f"processes, all gone {gone_after:.2f}s after the stop")  # fmt: skip
     finally:
-        kill_leftovers(pids)
+        kill_leftovers(token)
 
 
 @pytest.mark.timeout(90)
 def test_the_deadline_kills_everything_the_locustfile_started(nginx_target, tmp_path):
-    locustfile, pids = escaping_locustfile(tmp_path)
+    locustfile, token = escaping_locustfile(tmp_path)
+    seen: dict[str, set[int]] = {}
     started = time.monotonic()
     try:
         result = run_load(
-            locustfile, nginx_target, {"user_count": 1, "run_time": "5m"}, tmp_path / "run", deadline=started + 6
-        )
+            locustfile, nginx_target, {"user_count": 1, "run_time": "5m"}, tmp_path / "run", deadline=started + 6,
+            on_stats=lambda _snapshot: seen_so_far(token, seen),
+        )  # fmt: skip
         assert result.outcome == "error" and result.error["code"] == "deadline_exceeded"
-        assert set(forked(pids)) == {"fork", "setsid", "setsid-clean-env"}
-        assert [pid for pid_list in forked(pids).values() for pid in pid_list if alive(pid)] == []
+        assert set(seen) == KINDS
+        assert forked(token) == {}
         print(f"FIGURE containment (deadline): everything gone {time.monotonic() - started - 6:.2f}s after it")
     finally:
-        kill_leftovers(pids)
+        kill_leftovers(token)
+
+
+# The process that runs the run, as a pool child of the perf worker does: run_load from its main thread.
+RUNNING_PROCESS = """
+import sys
+from perf_test_service.runner.process import run_load
+locustfile, target, workdir, workers = sys.argv[1:]
+run_load(locustfile, target, {"user_count": 1, "run_time": "5m", "workers": int(workers)}, workdir)
+"""
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "master-and-2-workers"])
+def test_a_sigkilled_run_leaves_nothing_not_even_a_daemon_without_marker(nginx_target, tmp_path, workers):
+    """SIGKILL of the process running the run, and no worker starting after it (no sweep): all gone."""
+    locustfile, token = escaping_locustfile(tmp_path)
+    workdir = tmp_path / "run"
+    with open(tmp_path / "running.log", "wb") as log:
+        running = subprocess.Popen(
+            [sys.executable, "-c", RUNNING_PROCESS, str(locustfile), nginx_target, str(workdir), str(workers)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        everyone = 3 * (workers + 1)
+        wait_until(lambda: sum(map(len, forked(token).values())) == everyone, 60, 0.05, what="the escapees")
+        escapees = forked(token)
+        assert set(escapees) == KINDS
+        killed_at = time.monotonic()
+        running.kill()
+        assert running.wait(timeout=5) == -signal.SIGKILL
+        wait_until(lambda: not forked(token), 10, 0.01, what="every escapee to die with the run's process")
+        gone_after = time.monotonic() - killed_at
+        assert not [pid for pid_list in escapees.values() for pid in pid_list if alive(pid)]
+        print(f"FIGURE containment (SIGKILL of the run's process, {workers} workers, no sweep): {everyone} "
+              f"escapees, the daemon without a marker included, gone {gone_after:.3f}s after the kill")  # fmt: skip
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait(timeout=5)
+        kill_stray(workdir)
+        kill_leftovers(token)
 
 
 @pytest.mark.timeout(30)
 def test_sweep_kills_marked_processes_whose_owner_died(tmp_path):
     """A stand-in for a dead worker's leftovers: a marker naming a pid that no longer runs."""
-    import subprocess
-    import sys
-
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = f"{dead.pid}:1.00:{tmp_path}"

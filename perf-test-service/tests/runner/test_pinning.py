@@ -7,7 +7,6 @@ name; the claim saw 127.0.0.1. The load must reach only 127.0.0.1, with the orig
 
 from __future__ import annotations
 
-import http.server
 import socket
 import ssl
 import struct
@@ -21,7 +20,7 @@ from perf_test_service.runner.locustfile import generate_locustfile
 from perf_test_service.runner.process import run_load
 from perf_test_service.scenario import Scenario
 from shared.host_policy import HostPolicy
-from shared.testing import free_port
+from shared.testing import OkServer, free_port
 
 NAME = "rebind.testfleet.test"
 pytestmark = pytest.mark.timeout(120)
@@ -60,36 +59,6 @@ class DnsStub:
         self.sock.close()
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    """Answers 200 and records (server address, Host header, TLS server name) per request."""
-
-    hits: list[tuple[str, str, str | None]] = []
-
-    def do_GET(self):
-        sni = getattr(self.server, "sni", None)
-        type(self).hits.append((self.server.server_address[0], self.headers.get("Host", ""), sni))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(address: str, port: int, tls: ssl.SSLContext | None = None) -> http.server.ThreadingHTTPServer:
-    server = http.server.ThreadingHTTPServer((address, port), Recorder)
-    if tls is not None:
-
-        def remember_name(sock, server_name, _context):
-            server.sni = server_name  # type: ignore[attr-defined]
-
-        tls.sni_callback = remember_name
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def tls_context(tmp_path: Path) -> ssl.SSLContext:
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
@@ -116,10 +85,9 @@ def locustfile(tmp_path: Path, host: str) -> Path:
 def test_a_name_rebound_after_the_claim_reaches_only_the_pinned_address(tmp_path, scheme, pinned):
     port = free_port()
     tls = tls_context(tmp_path) if scheme == "https" else None
-    allowed = serve("127.0.0.1", port, tls)
-    forbidden = serve("127.0.0.2", port, tls_context(tmp_path) if tls else None)
+    allowed = OkServer("127.0.0.1", port, tls)
+    forbidden = OkServer("127.0.0.2", port, tls_context(tmp_path) if tls else None)
     dns = DnsStub("127.0.0.2")  # the answer Locust would get now
-    Recorder.hits = []
     host = f"{scheme}://{NAME}:{port}"
     # At claim the name resolved to 127.0.0.1 (the policy's resolver stands for that earlier DNS answer).
     policy = HostPolicy.from_setting(
@@ -135,18 +103,19 @@ def test_a_name_rebound_after_the_claim_reaches_only_the_pinned_address(tmp_path
             pinned_addresses=addresses if pinned else None, extra_env=resolver_env,
         )  # fmt: skip
     finally:
-        allowed.shutdown()
-        forbidden.shutdown()
+        allowed.stop()
+        forbidden.stop()
         dns.close()
-    reached = {address for address, _host, _sni in Recorder.hits}
+    hits = allowed.hits + forbidden.hits
+    reached = {hit.address for hit in hits}
     if not pinned:  # the setup is real: without the pin, the second answer moves the load
         assert reached == {"127.0.0.2"} and NAME in dns.queries, (reached, dns.queries)
         return
     assert result.outcome == "completed", result.error
     assert result.stats["total"]["requests"] > 0 and result.stats["total"]["failures"] == 0
     assert reached == {"127.0.0.1"}
-    assert {host_header for _a, host_header, _s in Recorder.hits} == {f"{NAME}:{port}"}
+    assert {hit.host for hit in hits} == {f"{NAME}:{port}"}
     if scheme == "https":
-        assert {sni for _a, _h, sni in Recorder.hits} == {NAME}
+        assert {hit.server_name for hit in hits} == {NAME}
     assert NAME not in dns.queries  # the pinned name is never looked up again
-    print(f"FIGURE pinning ({scheme}): {len(Recorder.hits)} requests, all to 127.0.0.1 while DNS said 127.0.0.2")
+    print(f"FIGURE pinning ({scheme}): {len(hits)} requests, all to 127.0.0.1 while DNS said 127.0.0.2")

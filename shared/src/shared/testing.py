@@ -6,16 +6,20 @@ Services opt in with `pytest_plugins = ["shared.testing"]` in their conftest.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -69,6 +73,58 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request an OkServer answered: the address it came in on, its Host header, path and TLS server name."""
+
+    address: str
+    host: str
+    path: str
+    server_name: str | None
+
+
+class OkServer(http.server.ThreadingHTTPServer):
+    """Answers every GET with 200 "ok" on (address, port), in a thread, and records each request as a Hit.
+
+    ``tls`` serves HTTPS and records the server name (SNI) the client sent. Call ``stop()`` when done.
+    """
+
+    def __init__(self, address: str, port: int = 0, tls: ssl.SSLContext | None = None):
+        super().__init__((address, port), _OkHandler)
+        self.hits: list[Hit] = []
+        self.sni: str | None = None  # not server_name: HTTPServer's own attribute (this host's name)
+        if tls is not None:
+
+            def remember_name(_sock, server_name, _context):
+                self.sni = server_name
+
+            tls.sni_callback = remember_name
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+
+class _OkHandler(http.server.BaseHTTPRequestHandler):
+    server: OkServer
+
+    def do_GET(self):
+        hit = Hit(str(self.server.server_address[0]), self.headers.get("Host", ""), self.path, self.server.sni)
+        self.server.hits.append(hit)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
 
 
 def wait_until(

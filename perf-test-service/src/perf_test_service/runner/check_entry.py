@@ -4,7 +4,9 @@ It imports the locustfile as Locust would and writes its verdict to RESULT.json:
 or {"ok": false, "error": the last line of the exception}. Only that file is read by the API, never this
 process's output, so what the locustfile prints goes nowhere. It runs confined (runner/confine.py), with a
 scrubbed environment (shared/src/shared/child_env.py) in a temporary directory, by path with -P like
-``locust_entry``, and imports nothing from the perf_test_service package.
+``locust_entry``, and imports nothing from the perf_test_service package. Where Linux allows it, it is the init
+(pid 1) of its own PID namespace, which ignores signals it has no handler for: it handles SIGXCPU (the CPU limit)
+by exiting with 128 + SIGXCPU, which the API reports as such.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import locust  # noqa: F401  isort: skip
 
 import json
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -45,7 +49,12 @@ def user_code_error(locustfile: str) -> str:
     return (where + summary.replace(locustfile, "locustfile.py"))[:MAX_ERROR_CHARS]
 
 
+def _cpu_exceeded(signum, _frame) -> None:
+    os._exit(128 + signum)
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGXCPU, _cpu_exceeded)
     if len(argv) != 2:
         print("usage: check_entry.py LOCUSTFILE RESULT.json", file=sys.stderr)
         return 64

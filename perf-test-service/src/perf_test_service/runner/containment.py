@@ -1,15 +1,22 @@
-"""Every process a run's locustfile starts stays the run's: marked, adopted, and killed with the run.
+"""Every process a run's locustfile starts stays the run's: held in a namespace, marked, adopted, killed with the run.
 
-Three holds, because a locustfile is arbitrary Python and may fork, daemonise (double fork + setsid) or exec:
+Four holds, because a locustfile is arbitrary Python and may fork, daemonise (double fork + setsid) or exec:
+- where Linux allows it, each Locust process is the init of its own PID namespace (``namespaces``): when it ends,
+  or when the thread that started it dies (a SIGKILLed worker), the kernel kills every process in it, including
+  one that daemonised and cleared its environment. Where it does not (Docker's default seccomp profile), the
+  three holds below apply alone, and they apply in a namespace too;
 - the Locust processes are one process group, killed as a whole (``process``);
 - each carries a marker in its environment (``TESTFLEET_PERF_RUN``: owner pid, owner start time, workdir),
   inherited by whatever it forks or execs, found in /proc even after setsid;
 - the process running the run is a child subreaper (PR_SET_CHILD_SUBREAPER): an orphaned descendant is
   re-parented to it, not to init, so even one that left the group and cleared its environment is still its
-  child while it lives, and is killed at the end of the run.
+  child while it lives, and is killed at the end of the run (in a namespace the namespace's init adopts it).
 A run whose owner died (a SIGKILLed worker) is found by its marker and killed by the next worker to start
-(``sweep_orphaned_runs``). What escapes all three: a process that daemonises, clears its environment and
-outlives its owner (the subreaper) before the run ends; a PID namespace or cgroup (the container) holds that.
+(``sweep_orphaned_runs``). Without namespaces, what escapes: a process that daemonises, clears its environment
+and outlives its owner (the subreaper) before the run ends; only a container's own namespace holds that then.
+
+Everything here runs in the worker and reads the host's /proc, with host pids (owners, markers, kills): a
+namespace's own /proc is mounted only inside it.
 """
 
 from __future__ import annotations

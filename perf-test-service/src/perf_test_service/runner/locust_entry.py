@@ -83,20 +83,19 @@ def main(argv: list[str]) -> int:
     # Before any user code: the target resolves only to the addresses the host policy passed at claim.
     _pinning().install(config.get("pins"))
     code = run_worker(config) if mode == "worker" else LoadRun(config).run()
-    if os.getppid() != int(config.get("parent_pid") or 0) and os.getpgrp() == os.getpid():
+    if os.getpid() != 1 and os.getppid() != int(config.get("parent_pid") or 0) and os.getpgrp() == os.getpid():
         os.killpg(0, signal.SIGKILL)  # orphaned master: its worker was killed; take what the locustfile forked along
     return code
 
 
 def _die_with_parent(parent_pid: int) -> None:
     """Get SIGTERM when the process that started us dies, so a killed Celery worker leaves no Locust behind."""
-    if not parent_pid or not sys.platform.startswith("linux"):
+    # As the init of its own PID namespace (pid 1, getppid() 0) it is held by unshare (runner/namespaces.py).
+    if not parent_pid or not sys.platform.startswith("linux") or os.getpid() == 1:
         return
     import ctypes
 
-    pr_set_pdeathsig = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
     # The parent may have died before prctl took effect.
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGTERM)

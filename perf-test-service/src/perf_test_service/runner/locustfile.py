@@ -10,11 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-from perf_test_service.runner import containment
+from perf_test_service.runner import containment, namespaces
 from perf_test_service.runner.confine import Limits, confined
 from perf_test_service.scenario import RequestSpec, Scenario
 from shared.child_env import scrubbed_env
@@ -106,17 +105,22 @@ def check_locustfile(source: str, *, timeout_s: float | None = None, limits: Lim
     """Import the locustfile in a confined subprocess; return None if it defines a User class, else the error.
 
     The subprocess has a scrubbed environment, a temporary directory as cwd, CPU, memory, file-size and process
-    limits and a wall-clock deadline, and is killed with every process it forked (its session, and whatever carries
-    its marker after a setsid: runner/containment.py). Only its
-    verdict file is read: what the locustfile prints is discarded, and the error is at most 500 characters.
+    limits and a wall-clock deadline. Where Linux allows it, it runs in new PID and network namespaces
+    (runner/namespaces.py): no network but a loopback that is down, and every process it forked dies with it.
+    Otherwise, or as well, it is killed with its session and whatever carries its marker after a setsid
+    (runner/containment.py). Only its verdict file is read: what the locustfile prints is discarded, and the error
+    is at most 500 characters.
     """
     timeout_s, limits = timeout_s or CHECK_TIMEOUT_S, limits or CHECK_LIMITS
     with tempfile.TemporaryDirectory(prefix="locustfile-check-") as directory:
         path, result_path = Path(directory) / "locustfile.py", Path(directory) / "verdict.json"
         path.write_text(source, encoding="utf-8")
         # -P keeps the entry's own folder off sys.path; locust must be its first import (gevent monkey-patching).
-        command = confined([sys.executable, "-P", str(CHECK_ENTRY_PATH), str(path), str(result_path)], limits)
-        marker = f"check:{uuid.uuid4().hex}"
+        check = [sys.executable, "-P", str(CHECK_ENTRY_PATH), str(path), str(result_path)]
+        command = confined([*namespaces.prefix(network=True), *check], limits)
+        # Owned by this process, like a run's: a perf worker's sweep (runner/containment.py) leaves it alone while
+        # this process lives, and takes what it left if this process was killed.
+        marker = containment.run_marker(directory)
         process = subprocess.Popen(
             command,
             cwd=directory,
@@ -153,7 +157,8 @@ def _read_verdict(path: Path) -> dict | None:
 
 
 def _limit_message(returncode: int, limits: Limits) -> str:
-    if returncode == -signal.SIGXCPU:
+    # As the init of a PID namespace the check ignores a default SIGXCPU: check_entry exits with 128 + SIGXCPU.
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return f"importing the locustfile used more than {limits.cpu_s} s of CPU time"
     if returncode == -signal.SIGXFSZ:
         return f"the locustfile wrote a file larger than {limits.file_bytes} bytes"

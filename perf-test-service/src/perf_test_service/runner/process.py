@@ -1,5 +1,9 @@
 """Run Locust in its own process group (one process, or a master plus N workers) and collect its results.
 
+Where Linux allows it, each Locust process is the init of its own PID namespace, torn down with everything in it
+when the process ends or when the thread that started it dies (runner/namespaces.py). Every pid here is the
+host's: the Popen's (unshare's, the group leader), or the one ``namespaces.inner_pid`` finds to signal.
+
 Locust is never imported here: importing it monkey-patches the process with gevent. The processes run
 ``locust_entry.py`` and talk to this module through files in the run's workdir (see that module).
 """
@@ -22,7 +26,8 @@ from typing import Any
 
 import psutil
 
-from perf_test_service.runner import containment
+from perf_test_service.runner import containment, namespaces
+from perf_test_service.runner.confine import Limits, confined
 from perf_test_service.scenario import RunParams
 from shared.child_env import scrubbed_env
 from shared.host_policy import parse_target
@@ -108,8 +113,8 @@ def run_load(
     ``on_stats`` receives a live snapshot about every second; ``should_stop`` is polled 4x a second and ends
     the load within a few seconds; ``deadline`` is an absolute ``time.monotonic()`` value after which the run is
     stopped as an error (default: run_time plus a start-up margin). Call from the thread that owns the run:
-    the Locust processes get a parent-death signal bound to it. With ``external_workers`` the master binds
-    ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
+    the Locust processes (their namespaces) get a parent-death signal bound to it. With ``external_workers`` the
+    master binds ``master_bind_host:master_port`` and waits for ``workers`` Locust workers started elsewhere (k8s).
     ``pinned_addresses`` (from the host policy at claim) are the only addresses the host may resolve to in the
     Locust processes (runner/pinning.py). ``on_ending`` is called once when the load starts to end (a stop, the
     deadline, or the master ending by itself): from then on the results are being written, and the caller should
@@ -177,6 +182,8 @@ def run_load(
 def _spawn(mode: str, config_path: Path, workdir: Path, log, env, *, process_group: int | None) -> subprocess.Popen:
     # -P: run the driver by path without putting its folder on sys.path (see locust_entry's docstring).
     command = [sys.executable, "-P", str(ENTRY_PATH), mode, str(config_path)]
+    if held := namespaces.prefix():  # confine: unshare dies with this thread, its namespace with it
+        command = confined([*held, *command], Limits())
     # The master leads a new process group that its workers join, so one killpg reaches every Locust process.
     # (A new session would forbid the workers from joining: setpgid only works within one session.)
     return subprocess.Popen(
@@ -221,8 +228,9 @@ def _watch(
                 if stop_reason is not None:
                     ending()
                     # The master stops its workers over ZeroMQ and writes report, CSV and result before exiting.
-                    logger.info("stopping Locust master %s (%s)", master.pid, stop_reason)
-                    _signal(master.pid, signal.SIGTERM)
+                    master_pid = namespaces.inner_pid(master)
+                    logger.info("stopping Locust master %s (%s)", master_pid, stop_reason)
+                    _signal(master_pid, signal.SIGTERM)
                     stop_sent_at = now
             elif now - stop_sent_at > (COLLECT_GRACE_S if (workdir / ENDING_NAME).exists() else STOP_GRACE_S):
                 logger.warning("Locust master %s did not end in time after SIGTERM; killing its group", master.pid)
@@ -352,8 +360,10 @@ def locust_pids(workdir: str | os.PathLike) -> list[int]:
     entry_path, config_path = str(ENTRY_PATH), str(Path(workdir).resolve() / CONFIG_NAME)
     pids = []
     for process in psutil.process_iter(["cmdline", "status"]):
-        arguments = process.info["cmdline"] or ()
+        arguments = process.info["cmdline"] or []
         ours = entry_path in arguments and config_path in arguments
+        # Not its wrappers (confine, unshare), which name the driver after their `--`.
+        ours = ours and "--" not in arguments[: arguments.index(entry_path)]
         if ours and process.info["status"] not in _DEAD_STATES:
             pids.append(process.pid)
     return pids
