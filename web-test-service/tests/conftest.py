@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,8 @@ from web_test_service.config import WebTestSettings
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
 
 SITE_DIR = Path(__file__).parent / "site"
+# hostile_sites.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture()
