@@ -17,7 +17,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -144,7 +143,7 @@ def track_loads(entries: list[dict[str, Any]], loading: dict[str, bool], heard: 
         window = record.get("webview")
         if window in loading:
             heard.add(window)
-            method = (record.get("message") or {}).get("method")
+            method = str((record.get("message") or {}).get("method"))
             loading[window] = LOAD_EVENTS.get(method, loading[window])
 
 
@@ -221,8 +220,7 @@ class PolicyGuard:
         heard: set[str] = set()
         begun = time.monotonic()
         while True:
-            network = self.drain_network()
-            messages = self.refusal_messages(network)
+            messages, network = self.refusal_messages()
             track_loads(network, loading, heard)
             waited = time.monotonic() - begun
             busy = [window for window, on in loading.items() if on and (window in heard or waited < POPUP_QUIET_S)]
@@ -230,15 +228,16 @@ class PolicyGuard:
                 return PolicyViolation(messages[0]) if messages else None
             time.sleep(POPUP_POLL_S)
 
-    def refusal_messages(self, network: list[dict[str, Any]]) -> list[str]:
-        """What the proxy, the console and the network log say was refused since the last look."""
+    def refusal_messages(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """What the proxy, the console and the network log say was refused since the last look; that log."""
         messages = [refusal.message for refusal in self._refusals()] if self._refusals else []
         for entry in self.drain_console():
             found = CHROMIUM_REFUSAL.search(str(entry.get("message") or ""))
             if found:
                 scheme = (found.group("scheme") or found.group("data")).lower()
                 messages.append(f"{BLOCKED}: {url_of(scheme)}: Chromium refused to load it for the page")
-        return messages + [redirect_refusal(scheme) for scheme in unsafe_redirects(network)]
+        network = self.drain_network()
+        return messages + [redirect_refusal(scheme) for scheme in unsafe_redirects(network)], network
 
     def check(self) -> None:
         """Raise the step's PolicyViolation if something was refused while it ran."""
