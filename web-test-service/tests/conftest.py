@@ -20,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from grid import running_grid
 
 SITE_DIR = Path(__file__).parent / "site"
+# hostile_sites.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture()

@@ -418,6 +418,8 @@ class FakeDriver:
         del self.windows[self.current_window_handle]
 
     def get_log(self, kind: str) -> list[dict[str, Any]]:
+        if kind != "browser":
+            return []
         entries, self.console = self.console, []
         return entries
 

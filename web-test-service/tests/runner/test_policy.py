@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fake_driver import FakeBrowser, FakeElement
 from selenium.common.exceptions import WebDriverException
@@ -152,3 +154,33 @@ def test_a_refusal_explains_a_failed_step_and_a_reset_names_the_unreachable_targ
     assert guard.explain(other) is other
     browser.refusals = [Refusal("127.0.0.2:80", "not named")]
     assert isinstance(guard.explain(other), PolicyViolation)
+
+
+class Network:
+    """A driver whose performance log holds the given DevTools events once."""
+
+    def __init__(self, *events: tuple[str, dict]) -> None:
+        self.entries = [
+            {"message": json.dumps({"webview": "W", "message": {"method": method, "params": params}})}
+            for method, params in events
+        ]
+
+    def get_log(self, kind: str) -> list[dict]:
+        if kind != "performance":
+            return []
+        taken, self.entries = self.entries, []
+        return taken
+
+
+def test_an_unsafe_redirect_in_the_network_log_is_a_refusal_naming_its_scheme_only():
+    redirect = ("Network.responseReceivedExtraInfo", {"requestId": "1", "headers": {"Location": "file:///etc/passwd"}})
+    failed = ("Network.loadingFailed", {"requestId": "1", "errorText": "net::ERR_UNSAFE_REDIRECT", "type": "Document"})
+    found = PolicyGuard(Network(redirect, failed), None).violation()
+    assert str(found) == (
+        "Blocked by WEB_ALLOWED_HOSTS: a redirect to a file: URL: only http(s) targets may be reached"
+        " (Chromium refused to follow it)"
+    )
+    unseen = PolicyGuard(Network(failed), None).violation()  # its response came before chromedriver attached
+    assert "a redirect to a non-network URL" in str(unseen)
+    reset = ("Network.loadingFailed", {"requestId": "2", "errorText": "net::ERR_CONNECTION_RESET"})
+    assert PolicyGuard(Network(reset), None).violation() is None  # a network error is not the policy's

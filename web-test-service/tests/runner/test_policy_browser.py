@@ -3,102 +3,52 @@
 from __future__ import annotations
 
 import json
-import socketserver
-import threading
+import socket
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+from hostile_sites import BLOCKED, FORBIDDEN, PASSWD, Sites, hostile_sites, page
 
 from shared.host_policy import HostPolicy, Target
 from shared.testing import TEST_WEB_ALLOWED_HOSTS
-from web_test_service.runner import ERROR, PASSED, run_script
+from web_test_service.runner import ERROR, PASSED, driver, run_script
 from web_test_service.runner.driver import Browser, make_driver
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-PASSWD = "root:x:0:0"  # the first line of /etc/passwd: never in anything a run shows
-FORBIDDEN = "FORBIDDEN-CONTENT"  # what the servers the policy refuses would answer
-BLOCKED = "Blocked by WEB_ALLOWED_HOSTS"
-
-# Pages of the allowed site; {url} is the target given in ?url=.
-SCRIPTS = {
-    "/go": "<script>location.href = {url}</script>",
-    "/frame": "<iframe id=f src={url}></iframe>",
-    "/open": "<script>window.open({url})</script>",
-    "/fetch": "<div id=out>waiting</div><script>fetch({url}).then(r => r.text()).then(t => out.textContent = t,"
-    " e => out.textContent = 'failed')</script>",
-    "/post": "<form id=f method=post action={url}><input name=q value=1></form><script>f.submit()</script>",
-    "/socket": "<div id=out>waiting</div><script>var s = new WebSocket({url}); s.onmessage = e => "
-    "out.textContent = e.data; s.onerror = () => out.textContent = 'failed'</script>",
-    "/link": "<a id=a href={url}>go</a>",
-}
-
-
-class SiteHandler(BaseHTTPRequestHandler):
-    """The allowed site: /redirect?url=X answers 302 to X, the SCRIPTS pages do what they say with ?url=."""
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        url = parse_qs(parts.query).get("url", [""])[0]
-        if parts.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", url)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if parts.path == "/upload":
-            body = "<input type=file id=f><input id=t><pre id=out></pre><script>f.onchange = () => "
-            body += "f.files[0].text().then(t => out.textContent = t)</script>"
-        else:
-            body = SCRIPTS.get(parts.path, "<h1 id=title>ok</h1>").format(url=json.dumps(url))
-        data = f"<!doctype html><html><head><title>site</title></head><body>{body}</body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class Answering(socketserver.BaseRequestHandler):
-    """A server the policy refuses: it would answer any connection with FORBIDDEN, and counts them."""
-
-    def handle(self) -> None:
-        self.server.connections += 1  # type: ignore[attr-defined]
-        self.request.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(FORBIDDEN)}\r\n\r\n{FORBIDDEN}".encode())
-
-
-def serve(server):
-    server.daemon_threads = True
-    server.connections = 0
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server
-
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, int]]:
-    site = serve(ThreadingHTTPServer(("127.0.0.1", 0), SiteHandler))
-    loopback = serve(socketserver.ThreadingTCPServer(("127.0.0.2", 0), Answering))  # loopback, not named
-    redis = serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answering))  # stands in for Redis
-    yield {"site": site.server_address[1], "loopback": loopback.server_address[1], "redis": redis.server_address[1]}
-    assert loopback.connections == 0 and redis.connections == 0, "a refused server was reached"
-    for server in (site, loopback, redis):
-        server.shutdown()
+def servers(tmp_path_factory) -> Iterator[Sites]:
+    with hostile_sites(tmp_path_factory.mktemp("tls")) as sites:
+        yield sites
+        assert sites.reached() == 0, "a refused server was reached"
 
 
 @pytest.fixture(scope="module")
 def browser(servers) -> Iterator[Browser]:
     # As WebTestSettings.host_policy builds it: the platform's own endpoints (here the Redis stand-in) refused.
     policy = HostPolicy.from_setting(
-        TEST_WEB_ALLOWED_HOSTS, "WEB_ALLOWED_HOSTS", [Target("127.0.0.1", servers["redis"])]
+        TEST_WEB_ALLOWED_HOSTS, "WEB_ALLOWED_HOSTS", [Target("127.0.0.1", servers.ports()["redis"])]
     )
-    started = make_driver(policy=policy)
-    yield started
-    started.quit()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(driver, "chrome_options", trusting(driver.chrome_options))
+        started = make_driver(policy=policy)
+    try:
+        yield started
+    finally:
+        started.quit()
+
+
+def trusting(chrome_options):
+    """chrome_options for a browser that takes the https site's self-signed certificate, in every window."""
+
+    def options(*args, **kwargs):
+        made = chrome_options(*args, **kwargs)
+        made.accept_insecure_certs = True
+        return made
+
+    return options
 
 
 class Fresh:
@@ -123,9 +73,7 @@ class Fresh:
 
 def run(browser: Browser, servers, *commands: tuple[str, str, str]):
     script = {"commands": [{"command": c, "target": t, "value": v} for c, t, v in commands]}
-    return run_script(
-        script, lambda: Fresh(browser), base_url=f"http://127.0.0.1:{servers['site']}", implicit_wait_ms=2000
-    )
+    return run_script(script, lambda: Fresh(browser), base_url=servers.base, implicit_wait_ms=2000)
 
 
 def assert_blocked(result, *, naming: str, at_a_step: bool = True) -> None:
@@ -137,10 +85,6 @@ def assert_blocked(result, *, naming: str, at_a_step: bool = True) -> None:
         assert result.steps[-1].state == ERROR and result.steps[-1].message == result.message
     shown = json.dumps(result.to_dict())  # steps, messages, console log, echo log, variables
     assert PASSWD not in shown and FORBIDDEN not in shown
-
-
-def page(path: str, url: str) -> str:
-    return f"{path}?url={quote(url, safe='')}"
 
 
 @pytest.mark.parametrize(
@@ -164,6 +108,39 @@ def test_a_redirect_to_a_file_is_refused_by_the_proxy(browser, servers):
     assert browser.driver.find_element("css selector", "body").text == "blocked by WEB_ALLOWED_HOSTS"
 
 
+@pytest.mark.parametrize("how", ["open", "/go", "/frame"])
+def test_an_https_redirect_to_a_file_is_a_policy_error(browser, servers, how):
+    """The proxy sees only a tunnel; Chromium refuses the redirect (net::ERR_UNSAFE_REDIRECT) and the run says so."""
+    to_file = f"{servers.https_base}/to-file"
+    result = run(browser, servers, ("open", to_file if how == "open" else page(how, to_file), ""),
+                 ("pause", "300", ""), ("assertTitle", "site", ""))  # fmt: skip
+    assert_blocked(result, naming="a redirect to a file: URL")
+    assert result.failed_step == 0 and "Chromium refused to follow it" in result.message
+    assert "passwd" not in json.dumps(result.to_dict())
+    for handle in browser.driver.window_handles:
+        browser.driver.switch_to.window(handle)
+        assert PASSWD not in browser.driver.find_element("css selector", "body").text
+
+
+def test_an_unreachable_https_host_is_still_a_network_error(browser, servers):
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]  # closed again: nothing listens there
+    result = run(browser, servers, ("open", f"https://127.0.0.1:{port}/", ""))
+    assert result.state == ERROR and result.error_code is None
+    assert result.message == f"Cannot reach 127.0.0.1:{port}: connection refused"
+
+
+@pytest.mark.parametrize("target", ["data:text/html,<h1>data</h1>", "http://127.0.0.2:{loopback}/"])
+def test_a_refused_popup_ends_the_step_that_opened_it(browser, servers, target):
+    """chromedriver hears of a popup only when it looks at the windows: the guard looks after every step."""
+    url = target.format(**servers.ports())
+    result = run(browser, servers, ("open", page("/click-open", url), ""), ("click", "id=b", ""),
+                 ("pause", "300", ""), ("assertTitle", "site", ""))  # fmt: skip
+    assert_blocked(result, naming="URL" if "127.0.0.2" not in url else "127.0.0.2")
+    assert result.failed_step == 1 and len(result.steps) == 2, result.to_dict()
+
+
 @pytest.mark.parametrize("path", ["/frame", "/go", "/open", "/fetch", "/link"])
 def test_chromium_itself_refuses_a_page_loading_a_file(browser, servers, path):
     """No proxy sees these: Chromium refuses file: to pages (and says so in the console, which the run reads)."""
@@ -178,8 +155,7 @@ def test_chromium_itself_refuses_a_page_loading_a_file(browser, servers, path):
 @pytest.mark.parametrize("path", ["/go", "/open"])
 def test_chromium_refuses_a_page_navigating_its_top_frame_to_data(browser, servers, path):
     result = run(browser, servers, ("open", page(path, "data:text/html,<h1>data</h1>"), ""), ("pause", "300", ""))
-    # A refused popup reaches the run only after its last step (policy.py, PolicyGuard.violation).
-    assert_blocked(result, naming="a data: URL", at_a_step=path != "/open")
+    assert_blocked(result, naming="a data: URL")
 
 
 @pytest.mark.parametrize("url", ["view-source:http://127.0.0.1/", "chrome://version"])
@@ -197,7 +173,7 @@ def test_chromium_refuses_a_page_navigating_to_browser_urls(browser, servers, ur
      ("/fetch", "https://127.0.0.2:{loopback}/"), ("/redirect", "http://127.0.0.2:{loopback}/")],
 )  # fmt: skip
 def test_a_page_reaching_a_refused_host_ends_the_run_in_error(browser, servers, path, target):
-    url = target.format(**servers)
+    url = target.format(**servers.ports())
     result = run(browser, servers, ("open", page(path, url), ""), ("pause", "500", ""), ("assertTitle", "site", ""))
     shown_as = {"169.254.169.254": "169.254.169.254", "[::ffff:127.0.0.2]": "127.0.0.2"}
     host = next((v for k, v in shown_as.items() if k in url), urlsplit(url).hostname)

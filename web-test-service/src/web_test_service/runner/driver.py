@@ -42,6 +42,21 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Chromium's own traffic (hints, translation, phishing models, metrics, default apps' updates): stopped at the
+    # source rather than refused by the proxy. What no switch stops is in proxy.py, BROWSER_SERVICE_HOSTS.
+    "--disable-features=OptimizationHints,OptimizationGuideModelDownloading,OptimizationHintsFetching,"
+    "OptimizationTargetPrediction,MediaRouter,Translate,AutofillServerCommunication",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-component-extensions-with-background-pages",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+    "--no-pings",
+    # The proxy resolves every target itself; Chromium resolves nothing (no prefetch or preconnect reaches the
+    # resolver), only the proxy's own address, which is a literal.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     # Every request goes through the run's filtering proxy (proxy.py), loopback included (Chromium bypasses
     # proxies for loopback unless told not to); nothing may leave around it: no QUIC, no UDP from WebRTC.
     "--proxy-bypass-list=<-loopback>",
@@ -77,7 +92,9 @@ def chrome_options(
         options.binary_location = binary
     # The runner answers dialogs itself (see commands/dialogs.py); chromedriver must not dismiss them.
     options.set_capability("unhandledPromptBehavior", "ignore")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The console and the network events are how runner/policy.py learns what Chromium itself refused.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    options.add_experimental_option("perfLoggingPrefs", {"enableNetwork": True, "enablePage": False})
     return options
 
 

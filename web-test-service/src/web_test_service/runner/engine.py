@@ -254,7 +254,7 @@ class Engine:
 
     def check_policy_after_last_step(self) -> None:
         """A refusal that came after the last step (a late fetch, a popup) still decides the run."""
-        found = self.ctx.guard.violation(flush=True)
+        found = self.ctx.guard.violation()
         if found is not None:
             raise RunEnded(ERROR, str(found), code=classify(found, self.ctx).code)
 

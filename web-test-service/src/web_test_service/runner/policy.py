@@ -4,15 +4,19 @@
 # - every request of the page goes through the run's filtering proxy (proxy.py), judged by WEB_ALLOWED_HOSTS;
 # - Chromium refuses to let a page load file:, view-source: or chrome: URLs or navigate its top frame to data:
 #   (tests/runner/test_policy_browser.py proves it); it says so in the console, which PolicyGuard reads;
+# - a redirect to such a URL is refused by the proxy when it sees it (plain http); inside an https tunnel it
+#   cannot, and Chromium refuses to follow it (net::ERR_UNSAFE_REDIRECT) without a console message: PolicyGuard
+#   reads that from chromedriver's performance log (network events; the driver enables it, see driver.py);
 # - WebDriver's own navigation is not the page's: Chromium opens file:///etc/passwd when chromedriver asks, so
 #   check_open_url() refuses every scheme but http(s) and about:blank before `open` asks;
 # - literal targets are checked at save time too (literal_target_problem, used by validation.py).
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +35,22 @@ CHROMIUM_REFUSAL = re.compile(
 )
 # How Chromium reports the reset the proxy answers an unreachable target with (proxy.py, _Handler.reset).
 RESET_ERRORS = ("ERR_CONNECTION_RESET", "ERR_TUNNEL_CONNECTION_FAILED", "ERR_EMPTY_RESPONSE")
+# How Chromium fails a load it was redirected to a non-network URL from (file:, data:, chrome: ...).
+UNSAFE_REDIRECT = "net::ERR_UNSAFE_REDIRECT"
+# A window that appeared during a step and is still loading is given up to POPUP_SETTLE_S to end its load, so
+# that a refusal of that load ends the step that opened it: a popup's request leaves after the click returned.
+# chromedriver hears of a window only once asked (new_windows); one it has heard nothing of after POPUP_QUIET_S
+# had ended its load before that.
+POPUP_SETTLE_S = 2.0
+POPUP_QUIET_S = 0.3
+POPUP_POLL_S = 0.02
+LOAD_EVENTS = {
+    "Page.frameStartedNavigating": True,
+    "Network.requestWillBeSent": True,
+    "Network.loadingFinished": False,
+    "Network.loadingFailed": False,
+    "Page.loadEventFired": False,
+}
 
 
 class PolicyViolation(ScriptError):
@@ -82,11 +102,64 @@ def literal_target_problem(target: str, policy: HostPolicy | None) -> str | None
     return None
 
 
+def redirect_refusal(scheme: str | None) -> str:
+    """The message of a redirect Chromium refused to follow: the policy and the scheme, never the URL."""
+    target = f"a redirect to {url_of(scheme)}" if scheme else "a redirect to a non-network URL"
+    return f"{BLOCKED}: {target}: only http(s) targets may be reached (Chromium refused to follow it)"
+
+
+def unsafe_redirects(entries: list[dict[str, Any]]) -> list[str | None]:
+    """The schemes (None if unseen) of the redirects Chromium refused to follow, from performance log entries."""
+    if not any(UNSAFE_REDIRECT in str(entry.get("message")) for entry in entries):
+        return []  # the usual case: nothing is parsed
+    locations: dict[str, str] = {}
+    failed: list[str] = []
+    for entry in entries:
+        try:
+            event = json.loads(entry["message"])["message"]
+            method, params = event["method"], event["params"]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if method == "Network.responseReceivedExtraInfo":  # the raw response, the refused Location included
+            headers = {str(name).lower(): value for name, value in (params.get("headers") or {}).items()}
+            if headers.get("location"):
+                locations[params.get("requestId")] = str(headers["location"])
+        elif method == "Network.loadingFailed" and params.get("errorText") == UNSAFE_REDIRECT:
+            failed.append(params.get("requestId"))
+    return [scheme_of(locations.get(request, "")) for request in failed]
+
+
+def track_loads(entries: list[dict[str, Any]], loading: dict[str, bool], heard: set[str]) -> None:
+    """Note which of the windows in loading (chromedriver's handles are DevTools target ids) were heard of in
+    these performance log entries, and whether each is still loading by the last of its load events."""
+    for entry in entries:
+        text = str(entry.get("message"))
+        if not any(window in text for window in loading):
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        window = record.get("webview")
+        if window in loading:
+            heard.add(window)
+            method = str((record.get("message") or {}).get("method"))
+            loading[window] = LOAD_EVENTS.get(method, loading[window])
+
+
+def scheme_of(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).scheme.lower() or None
+    except ValueError:
+        return None
+
+
 class PolicyGuard:
     """What the proxy and Chromium refused since the last look, as the PolicyViolation of the step that caused it.
 
     The browser's console is read after every step (a page's refused file: frame is only logged there), so the
-    guard also keeps the run's console log for the result.
+    guard also keeps the run's console log for the result; so is the performance log (an unsafe redirect is
+    only there), which is not kept.
     """
 
     def __init__(self, driver: Any, browser: Any) -> None:
@@ -94,10 +167,14 @@ class PolicyGuard:
         self._refusals: Callable[[], list] | None = getattr(browser, "take_refusals", None)
         self._unreachable: Callable[[], list] | None = getattr(browser, "take_unreachable", None)
         self.console_log: list[dict[str, Any]] = []
+        self._windows: set[str] | None = None
 
     def start(self) -> None:
         """Forget what happened before the run (a reused session's console, the browser's start-up)."""
+        self._windows = None
+        self.new_windows()
         self.drain_console()
+        self.drain_network()
         self.console_log = []
         for take in (self._refusals, self._unreachable):
             if take is not None:
@@ -115,22 +192,52 @@ class PolicyGuard:
         self.console_log.extend(entries)
         return entries
 
-    def violation(self, *, flush: bool = False) -> PolicyViolation | None:
+    def drain_network(self) -> list[dict[str, Any]]:
+        """Fetch (and so clear) the performance log; a browser or grid without it gives []."""
+        try:
+            return list(self.driver.get_log("performance"))
+        except Exception:  # evidence too, not a reason to fail the run
+            return []
+
+    def new_windows(self) -> set[str]:
+        """The windows that appeared since the last look. Looking also makes chromedriver take in their console
+        and network events (it does so only when it looks at the windows): one round trip, under 1 ms."""
+        try:
+            handles = set(self.driver.window_handles)
+        except Exception:  # a closed or crashed browser has nothing more to say
+            return set()
+        new = handles - self._windows if self._windows is not None else set()
+        self._windows = handles
+        return new
+
+    def violation(self) -> PolicyViolation | None:
         """The first refusal since the last call (the others are in the worker's log and the console).
 
-        chromedriver takes in a popup's console messages only when it next looks at the windows: flush does,
-        at the cost of a round trip (so only once, after the last step).
+        A window the step opened that is still loading is waited for (up to POPUP_SETTLE_S) until its load
+        ends or is refused.
         """
-        if flush:
-            with suppress(Exception):  # a closed or crashed browser has nothing more to say
-                _ = self.driver.window_handles
+        loading = dict.fromkeys(self.new_windows(), True)  # until its events say otherwise
+        heard: set[str] = set()
+        begun = time.monotonic()
+        while True:
+            messages, network = self.refusal_messages()
+            track_loads(network, loading, heard)
+            waited = time.monotonic() - begun
+            busy = [window for window, on in loading.items() if on and (window in heard or waited < POPUP_QUIET_S)]
+            if messages or not busy or waited >= POPUP_SETTLE_S:
+                return PolicyViolation(messages[0]) if messages else None
+            time.sleep(POPUP_POLL_S)
+
+    def refusal_messages(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """What the proxy, the console and the network log say was refused since the last look; that log."""
         messages = [refusal.message for refusal in self._refusals()] if self._refusals else []
         for entry in self.drain_console():
             found = CHROMIUM_REFUSAL.search(str(entry.get("message") or ""))
             if found:
                 scheme = (found.group("scheme") or found.group("data")).lower()
                 messages.append(f"{BLOCKED}: {url_of(scheme)}: Chromium refused to load it for the page")
-        return PolicyViolation(messages[0]) if messages else None
+        network = self.drain_network()
+        return messages + [redirect_refusal(scheme) for scheme in unsafe_redirects(network)], network
 
     def check(self) -> None:
         """Raise the step's PolicyViolation if something was refused while it ran."""
