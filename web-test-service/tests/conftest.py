@@ -15,13 +15,11 @@ from shared.testing import TEST_WEB_ALLOWED_HOSTS, migrated_app, require_executa
 from web_test_service.config import WebTestSettings
 from web_test_service.runner.driver import DEFAULT_CHROMEDRIVER
 
-# grid.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+# grid.py and hostile_sites.py sit beside this file; --import-mode=importlib puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 from grid import running_grid
 
 SITE_DIR = Path(__file__).parent / "site"
-# hostile_sites.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture()

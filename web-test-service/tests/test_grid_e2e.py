@@ -14,7 +14,8 @@ from urllib.parse import quote
 import pytest
 
 # test_policy_e2e.py's sites (an allowed site whose pages reach for what they must not) and its helpers.
-from test_policy_e2e import FORBIDDEN, PASSWD, create, run_to_end, sites  # noqa: F401
+from hostile_sites import FORBIDDEN, PASSWD
+from test_policy_e2e import create, run_to_end, sites  # noqa: F401 (sites: the fixture, used by name)
 
 from shared.testing import service_env, wait_until
 
