@@ -9,12 +9,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 
-# test_policy_e2e.py's sites (an allowed site whose pages reach for what they must not) and its helpers.
-from hostile_sites import FORBIDDEN, PASSWD
+# The policy suites' sites (an allowed site whose pages reach for what they must not) and test_policy_e2e's helpers.
+from hostile_sites import BLOCKED, FORBIDDEN, PASSWD, page
 from test_policy_e2e import create, run_to_end, sites  # noqa: F401 (sites: the fixture, used by name)
 
 from shared.testing import service_env, wait_until
@@ -72,24 +71,23 @@ def stop_and_expect_no_session(client, headers, script_id, grid, after_steps: in
     print(f"stopped {stopped:.2f}s and no Grid session {time.monotonic() - asked:.2f}s after the request")
 
 
-def page(path: str, target: str) -> list[tuple[str, str, str]]:
+def reaching(path: str, target: str) -> list[tuple[str, str, str]]:
     """Open a page of the site that reaches for target, give it time, then look at what it shows."""
-    return [("open", f"{path}?to={quote(target, safe='')}", ""), ("pause", "500", ""),
-            ("assertText", "css=body", "root")]  # fmt: skip
+    return [("open", page(path, target), ""), ("pause", "500", ""), ("assertText", "css=body", "root")]
 
 
 def test_an_allowed_page_passes_on_the_grid(client, auth_header, grid_worker, sites, grid):  # noqa: F811
     alice = auth_header("tester", "alice")
     steps = [("open", "/", ""), ("assertText", "id=title", "ok")]
     started = time.monotonic()
-    status = run_to_end(client, alice, create(client, alice, sites["base"], steps, name="allowed"))
+    status = run_to_end(client, alice, create(client, alice, sites.base, steps, name="allowed"))
     print(f"allowed run on the Grid: {time.monotonic() - started:.1f}s")
     assert status["state"] == "passed", status
 
 
 def test_refused_targets_end_the_grid_run_in_error(client, auth_header, grid_worker, sites, grid):  # noqa: F811
     alice = auth_header("tester", "alice")
-    refused = f"http://127.0.0.2:{sites['refused'].server_address[1]}/"
+    refused = f"http://127.0.0.2:{sites.ports()['loopback']}/"
     cases = {
         "fetch of the metadata address": ("/fetch", "http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
         "fetch of loopback not named": ("/fetch", refused, "127.0.0.2"),
@@ -98,21 +96,21 @@ def test_refused_targets_end_the_grid_run_in_error(client, auth_header, grid_wor
         "navigation to the Grid itself": ("/go", f"{grid.url}/session", "platform's own endpoints"),
     }
     for name, (path, target, naming) in cases.items():
-        status = run_to_end(client, alice, create(client, alice, sites["base"], page(path, target), name=name))
+        status = run_to_end(client, alice, create(client, alice, sites.base, reaching(path, target), name=name))
         assert status["state"] == "error", (name, status)
         assert status["error"]["code"] == "target_blocked", (name, status["error"])
         message = status["error"]["message"]
-        assert message.startswith("Blocked by WEB_ALLOWED_HOSTS") and naming in message, (name, message)
+        assert message.startswith(BLOCKED) and naming in message, (name, message)
         shown = json.dumps(status) + client.get(f"{API}/runs/{status['run_id']}", headers=alice).get_data(as_text=True)
         assert PASSWD not in shown and FORBIDDEN not in shown and '"ready"' not in shown, name
-    assert sites["refused"].reached == 0
+    assert sites.reached() == 0
     log = grid_worker.log.read_text()
     assert "Blocked by WEB_ALLOWED_HOSTS" in log and PASSWD not in log and FORBIDDEN not in log
 
 
 def test_stop_mid_run_ends_the_grid_session(client, auth_header, grid_worker, sites, grid):  # noqa: F811
     alice = auth_header("tester", "alice")
-    script_id = create(client, alice, sites["base"], [("open", "/", ""), ("pause", "60000", "")], name="paused")
+    script_id = create(client, alice, sites.base, [("open", "/", ""), ("pause", "60000", "")], name="paused")
     assert client.post(f"{API}/scripts/{script_id}/run", headers=alice).status_code == 202
     stop_and_expect_no_session(client, alice, script_id, grid, after_steps=1)
 
@@ -128,6 +126,6 @@ def test_stop_during_a_page_that_never_loads_ends_the_grid_session(
     """The WebDriver call is blocked (the page never loads): the stop must still end the session on the Grid."""
     alice = auth_header("tester", "alice")
     steps = [("open", "/", ""), ("open", f"{silent_site}/", "")]
-    script_id = create(client, alice, sites["base"], steps, name="stuck")
+    script_id = create(client, alice, sites.base, steps, name="stuck")
     assert client.post(f"{API}/scripts/{script_id}/run", headers=alice).status_code == 202
     stop_and_expect_no_session(client, alice, script_id, grid, after_steps=1)
