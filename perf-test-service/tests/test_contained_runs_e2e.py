@@ -41,10 +41,14 @@ def status(client, headers, sid) -> dict:
 
 
 def locust_processes(var_dir: Path) -> list[psutil.Process]:
+    """The Locust processes of runs under var_dir, not their wrappers (confine, unshare: `-- ... locust_entry`)."""
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if "locust_entry" in cmdline and str(var_dir) in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+        arguments = process.info["cmdline"] or []
+        entry = next((i for i, argument in enumerate(arguments) if "locust_entry" in argument), None)
+        if entry is None or "--" in arguments[:entry] or process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if str(var_dir) in " ".join(arguments):
             found.append(process)
     return found
 
