@@ -648,24 +648,29 @@ class Leaker(User):
 """
 
 
+def _run_admin_locustfile(platform, name: str, locustfile: str) -> dict:
+    """Save an admin's locustfile (against a closed port), run it 3 s with one user; the run's final JSON."""
+    gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
+    saved = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60,
+                          json={"name": name, "host": "http://127.0.0.1:9", "locustfile": locustfile})  # fmt: skip
+    assert saved.status_code == 201, saved.text
+    run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{saved.json()['id']}/run", headers=admin, timeout=30,
+                        json={"user_count": 1, "run_time": "3s"})  # fmt: skip
+    assert run.status_code == 202, run.text
+    return _wait_terminal(gw, f"/api/v1/perf-test/runs/{run.json()['run_id']}", admin)
+
+
 def test_perf_admin_locustfile_sees_no_secret(platform, durable_redis):
     """Check as a user would: an admin locustfile printing os.environ, at save and at run, shows no secret."""
     gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
     SENT_TOKENS.add(admin["Authorization"].split(" ", 1)[1])
     secrets = [TEST_SECRET, platform.flower_auth[1], durable_redis.password, "REDIS_URL", "DATABASE_URL", "AUTH_SECRET"]
-    host = "http://127.0.0.1:9"
     at_save = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
-        "name": "env", "host": host,
+        "name": "env", "host": "http://127.0.0.1:9",
         "locustfile": _ENV_LOCUSTFILE.format(at_import="raise SystemExit(repr(dict(os.environ)))")})  # fmt: skip
     assert at_save.status_code == 422, at_save.text
     assert not [s for s in secrets if s in at_save.text], at_save.text
-    saved = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
-        "name": "env", "host": host, "locustfile": _ENV_LOCUSTFILE.format(at_import="")})  # fmt: skip
-    assert saved.status_code == 201, saved.text
-    run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{saved.json()['id']}/run", headers=admin, timeout=30,
-                        json={"user_count": 1, "run_time": "3s"})  # fmt: skip
-    assert run.status_code == 202, run.text
-    final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{run.json()['run_id']}", admin)
+    final = _run_admin_locustfile(platform, "env", _ENV_LOCUSTFILE.format(at_import=""))
     shown = json.dumps(final)
     assert "Leaker" in shown or final["error"], final  # the task's exception was recorded
     assert "PATH" in shown  # the scrubbed environment did reach the result ...
@@ -699,15 +704,7 @@ class RedisProber(User):
 
 def test_perf_admin_locustfile_cannot_use_the_platforms_redis(platform, durable_redis):
     """The Locust master runs beside the perf worker, with its network: Redis refuses it without the password."""
-    gw, admin = platform.gateway, platform.headers("admin", "sec-admin")
-    saved = requests.post(f"{gw}/api/v1/perf-test/scenarios", headers=admin, timeout=60, json={
-        "name": "redis probe", "host": "http://127.0.0.1:9",
-        "locustfile": _REDIS_LOCUSTFILE.format(port=durable_redis.port)})  # fmt: skip
-    assert saved.status_code == 201, saved.text
-    run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{saved.json()['id']}/run", headers=admin, timeout=30,
-                        json={"user_count": 1, "run_time": "3s"})  # fmt: skip
-    assert run.status_code == 202, run.text
-    final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{run.json()['run_id']}", admin)
+    final = _run_admin_locustfile(platform, "redis probe", _REDIS_LOCUSTFILE.format(port=durable_redis.port))
     shown = json.dumps(final)
     assert "redis answered" in shown, shown[:1000]  # the probe did reach Redis's port ...
     assert "NOAUTH" in shown and "PONG" not in shown, shown[:1000]  # ... and Redis refused it
