@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -304,12 +305,22 @@ def test_external_workers_join_the_master_and_fetch_the_locustfile(nginx_target,
     port = free_port()
     locust = str(Path(sys.executable).with_name("locust"))
     join = [locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "-f", "-"]
-    joiners = [
-        subprocess.Popen(
-            join, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    # Each its own temp dir, as each pod or container has: `-f -` writes the fetched locustfile to
+    # $TMPDIR/<its name>, so two joiners sharing one would truncate it under each other's import.
+    temp_dirs = [tmp_path / f"joiner-{n}" for n in range(2)]
+    joiners = []
+    for temp_dir in temp_dirs:
+        temp_dir.mkdir()
+        joiners.append(
+            subprocess.Popen(
+                join,
+                cwd=tmp_path,
+                env={**os.environ, "TMPDIR": str(temp_dir)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         )
-        for _ in range(2)
-    ]
     try:
         result = run_load(
             locustfile, nginx_target, {"user_count": 4, "spawn_rate": 4, "run_time": 3, "workers": 2},
