@@ -6,9 +6,10 @@ or the performance log. The window is left on Chromium's error page, whose frame
 be loaded (Page.getFrameTree: url chrome-error://chromewebdata/, unreachableUrl). Target.getTargets cannot
 tell: it gives that window the failed URL, as it would a loaded page. Switching chromedriver to the window
 would lose the script's selected frame, so the window is asked directly, on its own DevTools connection:
+- a Grid session names the browser's endpoint through the Grid (se:cdp), where the window is attached to (its
+  debuggerAddress is on the node, not here);
 - a local chromedriver names Chromium's DevTools address (goog:chromeOptions.debuggerAddress); each window
-  (chromedriver's handle is its target id) has an endpoint of its own there;
-- a Grid session names the browser's endpoint through the Grid (se:cdp), where the window is attached to.
+  (chromedriver's handle is its target id) has an endpoint of its own there.
 A driver with neither is not asked (the window is then judged by its events alone).
 """
 
@@ -48,13 +49,12 @@ class PopupInspector:
             capabilities = dict(getattr(driver, "capabilities", None) or {})
         except Exception:  # a fake or broken driver: nothing to ask
             return None
-        if getattr(driver, "execute_cdp_cmd", None) is not None:  # a local chromedriver, not a Grid's Remote
-            address = (capabilities.get("goog:chromeOptions") or {}).get("debuggerAddress")
-            if isinstance(address, str) and address:
-                return cls(page_endpoint=f"ws://{address}/devtools/page/{{handle}}")
-        endpoint = capabilities.get("se:cdp")
+        endpoint = capabilities.get("se:cdp")  # a Grid's session: its debuggerAddress is the node's localhost
         if isinstance(endpoint, str) and endpoint.startswith(("ws://", "wss://")):
             return cls(browser_endpoint=endpoint)
+        address = (capabilities.get("goog:chromeOptions") or {}).get("debuggerAddress")
+        if isinstance(address, str) and address:
+            return cls(page_endpoint=f"ws://{address}/devtools/page/{{handle}}")
         return None
 
     def failed_loads(self, handles: Iterable[str]) -> dict[str, str]:
