@@ -7,6 +7,8 @@
 # - a redirect to such a URL is refused by the proxy when it sees it (plain http); inside an https tunnel it
 #   cannot, and Chromium refuses to follow it (net::ERR_UNSAFE_REDIRECT) without a console message: PolicyGuard
 #   reads that from chromedriver's performance log (network events; the driver enables it, see driver.py);
+# - when that happens in a popup before chromedriver attached to it, neither log hears of it: the guard asks each
+#   window the step opened whether its load failed (popups.py) and refuses one the proxy saw no failure of;
 # - WebDriver's own navigation is not the page's: Chromium opens file:///etc/passwd when chromedriver asks, so
 #   check_open_url() refuses every scheme but http(s) and about:blank before `open` asks;
 # - literal targets are checked at save time too (literal_target_problem, used by validation.py).
@@ -22,8 +24,9 @@ from urllib.parse import urlsplit
 
 from selenium.common.exceptions import WebDriverException
 
-from shared.host_policy import HostNotAllowed, HostPolicy, as_address, parse_target
+from shared.host_policy import HostNotAllowed, HostPolicy, as_address, normalise_host, parse_target
 from web_test_service.runner.errors import ScriptError
+from web_test_service.runner.popups import PopupInspector
 
 SETTING = "WEB_ALLOWED_HOSTS"
 BLOCKED = f"Blocked by {SETTING}"
@@ -37,6 +40,12 @@ CHROMIUM_REFUSAL = re.compile(
 RESET_ERRORS = ("ERR_CONNECTION_RESET", "ERR_TUNNEL_CONNECTION_FAILED", "ERR_EMPTY_RESPONSE")
 # How Chromium fails a load it was redirected to a non-network URL from (file:, data:, chrome: ...).
 UNSAFE_REDIRECT = "net::ERR_UNSAFE_REDIRECT"
+# A popup left on Chromium's error page that the proxy saw neither refused nor unreachable: Chromium refused
+# its navigation itself, as it does a redirect to a non-network URL inside an https tunnel (the target unseen).
+POPUP_REFUSED = (
+    f"{BLOCKED}: a popup's navigation was refused by Chromium (as a redirect to a non-network URL is): "
+    "only http(s) targets may be reached"
+)
 # A window that appeared during a step and is still loading is given up to POPUP_SETTLE_S to end its load, so
 # that a refusal of that load ends the step that opened it: a popup's request leaves after the click returned.
 # chromedriver hears of a window only once asked (new_windows); one it has heard nothing of after POPUP_QUIET_S
@@ -147,6 +156,19 @@ def track_loads(entries: list[dict[str, Any]], loading: dict[str, bool], heard: 
             loading[window] = LOAD_EVENTS.get(method, loading[window])
 
 
+def endpoint_of(url: str) -> str | None:
+    """host:port of an http(s) URL, written as the proxy writes the targets it could not reach; else None."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not host or not port:
+        return None
+    host = normalise_host(host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def scheme_of(url: str) -> str | None:
     try:
         return urlsplit(url.strip()).scheme.lower() or None
@@ -168,6 +190,8 @@ class PolicyGuard:
         self._unreachable: Callable[[], list] | None = getattr(browser, "take_unreachable", None)
         self.console_log: list[dict[str, Any]] = []
         self._windows: set[str] | None = None
+        self._inspector = PopupInspector.of(driver)
+        self._unreached: list[Any] = []  # what the proxy could not reach, until explain() or start() takes it
 
     def start(self) -> None:
         """Forget what happened before the run (a reused session's console, the browser's start-up)."""
@@ -179,6 +203,7 @@ class PolicyGuard:
         for take in (self._refusals, self._unreachable):
             if take is not None:
                 take()
+        self._unreached = []
 
     def drain_console(self) -> list[dict[str, Any]]:
         """Fetch (and so clear) the browser console log into console_log; grids without the endpoint give []."""
@@ -214,9 +239,10 @@ class PolicyGuard:
         """The first refusal since the last call (the others are in the worker's log and the console).
 
         A window the step opened that is still loading is waited for (up to POPUP_SETTLE_S) until its load
-        ends or is refused.
+        ends or is refused; then the windows it opened are asked how their loads ended (failed_popup).
         """
-        loading = dict.fromkeys(self.new_windows(), True)  # until its events say otherwise
+        new = self.new_windows()
+        loading = dict.fromkeys(new, True)  # until its events say otherwise
         heard: set[str] = set()
         begun = time.monotonic()
         while True:
@@ -224,9 +250,36 @@ class PolicyGuard:
             track_loads(network, loading, heard)
             waited = time.monotonic() - begun
             busy = [window for window, on in loading.items() if on and (window in heard or waited < POPUP_QUIET_S)]
-            if messages or not busy or waited >= POPUP_SETTLE_S:
-                return PolicyViolation(messages[0]) if messages else None
+            if messages:
+                return PolicyViolation(messages[0])
+            if not busy or waited >= POPUP_SETTLE_S:
+                return self.failed_popup(new)
             time.sleep(POPUP_POLL_S)
+
+    def failed_popup(self, windows: set[str]) -> PolicyViolation | None:
+        """POPUP_REFUSED if one of these new windows failed its load and the proxy saw no refusal of it nor failed
+        to reach it. Only a step that opened a window asks (a few ms a window); a browser without DevTools does
+        not."""
+        if not windows or self._inspector is None:
+            return None
+        failed = self._inspector.failed_loads(windows)
+        if not failed:
+            return None
+        messages, _ = self.refusal_messages()  # the proxy's refusal of the popup names its target
+        if messages:
+            return PolicyViolation(messages[0])
+        unreached = self.unreached()
+        for url in failed.values():
+            endpoint = endpoint_of(url)
+            if endpoint is None or not any(record.names(endpoint) for record in unreached):
+                return PolicyViolation(POPUP_REFUSED)
+        return None  # an allowed target that did not answer: a network failure, not the policy's
+
+    def unreached(self) -> list[Any]:
+        """The last few targets the proxy could not reach since start() or explain() took them."""
+        if self._unreachable is not None:
+            self._unreached = [*self._unreached, *self._unreachable()][-10:]
+        return self._unreached
 
     def refusal_messages(self) -> tuple[list[str], list[dict[str, Any]]]:
         """What the proxy, the console and the network log say was refused since the last look; that log."""
@@ -250,7 +303,7 @@ class PolicyGuard:
         found = self.violation()
         if found is not None:
             return found
-        unreachable = self._unreachable() if self._unreachable else []
+        unreachable, self._unreached = self.unreached(), []
         if unreachable and isinstance(error, WebDriverException) and any(code in str(error) for code in RESET_ERRORS):
             return ScriptError(f"Cannot reach {unreachable[-1].target}: {unreachable[-1].reason}")
         return error

@@ -79,6 +79,11 @@ class Unreachable:
 
     target: str
     reason: str
+    requested: str = ""  # host:port as the browser asked for it, when target is the address it resolved to
+
+    def names(self, endpoint: str) -> bool:
+        """Whether this is about endpoint (host:port as show() writes it), by name or by address."""
+        return endpoint in (self.target, self.requested)
 
 
 class FilteringProxy:
@@ -239,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.proxy.refuse(refusal, host)
         self.reply(403, f"blocked by {refusal.setting}\n")
 
-    def connect(self, addresses: list[IPAddress], port: int) -> socket.socket | None:
+    def connect(self, addresses: list[IPAddress], port: int, host: str) -> socket.socket | None:
         """A connection to the first pinned address that answers, or None after resetting the browser's."""
         error: OSError | None = None
         for address in addresses:
@@ -252,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.track(upstream)
             return upstream
         reason = getattr(error, "strerror", None) or str(error) or "no answer"
-        self.reset(Unreachable(show(str(addresses[0]), port), reason.lower()))
+        self.reset(Unreachable(show(str(addresses[0]), port), reason.lower(), show(normalise_host(host), port)))
         return None
 
     def reset(self, unreachable: Unreachable) -> None:
@@ -282,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.reply(400, "bad CONNECT target\n")
             return
         addresses = self.judge(target.host, target.port)
-        upstream = self.connect(addresses, target.port) if addresses else None
+        upstream = self.connect(addresses, target.port, target.host) if addresses else None
         if upstream is None:
             return
         try:
@@ -311,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.reply(400, "this proxy takes absolute http:// request targets only\n")
             return
         addresses = self.judge(host, port)
-        upstream = self.connect(addresses, port) if addresses else None
+        upstream = self.connect(addresses, port, host) if addresses else None
         if upstream is None:
             self.close_connection = True
             return
