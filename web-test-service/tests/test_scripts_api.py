@@ -326,8 +326,8 @@ def test_import_a_project_as_the_current_ide_writes_it(client, auth_header, sett
     assert error["details"][0]["field"] == "commands.1.command" and error["details"][0]["command"] == "customClick"
     assert client.get(f"{API}/scripts/{checkout['id']}/runs", headers=alice).json["total"] == 0
 
-    fixed = [c for c in checkout["commands"] if c["command"] != "customClick"]
-    replaced = client.put(f"{API}/scripts/{checkout['id']}", json={"name": "checkout", "commands": fixed}, headers=alice)
+    fixed = {"name": "checkout", "commands": [c for c in checkout["commands"] if c["command"] != "customClick"]}
+    replaced = client.put(f"{API}/scripts/{checkout['id']}", json=fixed, headers=alice)
     assert replaced.status_code == 200 and replaced.json["runnable"] is True and replaced.json["unrunnable"] is None
 
 
@@ -356,6 +356,14 @@ def test_an_import_lists_every_problem_of_every_test_and_saves_nothing(client, a
         "tests.3.commands.1.target",
     ]  # fmt: skip
     assert client.get(f"{API}/scripts", headers=alice).json["total"] == 1  # the list is unchanged
+
+
+def test_a_refused_import_lists_a_bounded_number_of_problems(client, auth_header):
+    project = side_project([side_test(f"t{i}", f"test {i}", [("click", "", "")] * 300) for i in range(4)])
+    resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester"))
+    assert resp.status_code == 422
+    details = resp.json["error"]["details"]
+    assert len(details) == 1001 and details[-1] == {"field": "project", "message": "200 more problems not listed"}
 
 
 def test_a_database_failure_mid_import_leaves_nothing_written(client, auth_header):

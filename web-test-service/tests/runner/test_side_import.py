@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
 from web_test_service.runner.validation import validate_commands
-from web_test_service.side_import import SideProjectError, load_side_project
+from web_test_service.side_import import COMMAND_OPTIONAL_FIELDS, SideProjectError, read_side_project
 
 MAX_RUN_MS = 1_800_000  # WEB_MAX_RUN_SECONDS' default, in ms
 
 
 def load(source, max_timeout_ms=MAX_RUN_MS):
-    return load_side_project(source, max_timeout_ms=max_timeout_ms)
+    """Read a project; broken references raised, as an import refuses them (service.import_project)."""
+    project = read_side_project(source, max_timeout_ms=max_timeout_ms)
+    if project.problems:
+        first = project.problems[0]
+        raise SideProjectError(first["message"], field=first["field"], details=project.problems)
+    return project
 
 
 PROJECT = {
@@ -232,7 +238,8 @@ def test_a_suite_timeout_of_zero_or_absent_is_the_ides_default(suite):
     project = load(suite_project(**suite))
     assert project.suites[0]["timeout_ms"] == 300_000 and project.warnings == []
     short = load(suite_project(**suite), max_timeout_ms=60_000)  # the default is clamped too, as are tests in no suite
-    assert short.suites[0]["timeout_ms"] == 60_000 and [w["field"] for w in short.warnings] == ["suites.0.timeout"]
+    assert short.suites[0]["timeout_ms"] == 60_000
+    assert [w["field"] for w in short.warnings] == ["suites.0.timeout", "suites.1.timeout"]  # suite 1 has none
     assert {script["timeout_ms"] for script in short.scripts} == {60_000}
 
 
@@ -242,59 +249,33 @@ def test_a_suite_timeout_under_a_second_is_raised_to_one_with_a_warning():
     assert project.warnings[0]["field"] == "suites.0.timeout" and "raised to 1 s" in project.warnings[0]["message"]
 
 
-# What Selenium IDE wrote over the versions (side-model types.ts and the projects IDE 3.x and 4.x save): every field
-# the importer does not use is ignored.
-IDE_1X = {
-    "id": "0b7c", "version": "1.1", "name": "old", "url": "http://shop.test", "urls": ["http://shop.test/"],
-    "plugins": [], "tests": [{"id": "t1", "name": "home", "commands": [
-        {"id": "c1", "comment": "", "command": "open", "target": "/", "targets": [], "value": ""},
-        {"id": "c2", "comment": "", "command": "clickAt", "target": "id=go", "targets": [["id=go", "id"]],
-         "value": "10,10"}]}],
-    "suites": [{"id": "s1", "name": "Default Suite", "persistSession": False, "parallel": False, "timeout": 300,
-                "tests": ["t1"]}],
-}
-IDE_2X = {
-    "id": "6c1e", "version": "2.0", "name": "current", "url": "http://shop.test", "urls": ["http://shop.test/"],
-    "plugins": [{"id": "p", "name": "my plugin", "version": "1.0.0", "commands": [{"id": "customClick"}]}],
-    "tests": [{"id": "t1", "name": "home", "commands": [
-        {"id": "c1", "comment": "", "command": "open", "target": "/", "targets": [], "value": ""},
-        {"id": "c2", "comment": "", "command": "click", "target": "linkText=Shop",
-         "targets": [["linkText=Shop", "linkText"], ["css=a", "css:finder"]], "value": "", "opensWindow": True,
-         "windowHandleName": "win4711", "windowTimeout": 2000, "opensWindowRead": True},
-        {"id": "c3", "comment": "", "command": "customClick", "target": "id=x", "targets": [], "value": ""}]}],
-    "suites": [{"id": "s1", "name": "Default Suite", "persistSession": True, "parallel": True, "timeout": 30000,
-                "tests": ["t1"]}],
-}
-IDE_3X = {
-    "id": "9d2f", "version": "3.0", "name": "new", "url": "http://shop.test", "urls": [], "plugins": [],
-    "delay": 0, "dependencies": {}, "snapshot": {"dependencies": {}, "jest": {"extraGlobals": []}, "tests": []},
-    "tests": [{"id": "t1", "name": "home", "commands": [
-        {"id": "c1", "comment": "", "command": "open", "target": "/", "targets": [], "value": "",
-         "isBreakpoint": False, "targetFallback": [], "valueFallback": [], "values": []},
-        {"id": "c2", "command": "waitForText", "target": "css=h1", "value": "Shop", "fallbackTargets": [["css=h1"]]}]}],
-    "suites": [{"id": "s1", "name": "Default Suite", "persistSession": False, "parallel": False, "timeout": 30000,
-                "tests": ["t1"], "shared": True}],
-}  # fmt: skip
+# .side files as Selenium IDE wrote them over the versions (IDE 3.x wrote 1.x and 2.0, IDE 4 writes 3.0), each with
+# fields the importer does not use: plugins, urls, dependencies, snapshot, command ids, opensWindowRead, ...
+SIDE_FILES = Path(__file__).parent / "side_projects"
 
 
-@pytest.mark.parametrize("document", [IDE_1X, IDE_2X, IDE_3X], ids=["1.x", "2.x", "3.x"])
-def test_every_shape_the_ide_writes_imports_and_unknown_fields_are_ignored(document):
-    project = load(json.dumps(document))
+KEPT_COMMAND_FIELDS = {"command", "target", "value", "targets", *COMMAND_OPTIONAL_FIELDS}
+
+
+@pytest.mark.parametrize("version", ["1.x", "2.x", "3.x"])
+def test_every_shape_the_ide_writes_imports_and_unknown_fields_are_ignored(version):
+    text = (SIDE_FILES / f"ide-{version}.side").read_text()
+    document = json.loads(text)
+    project = load(text)
     [script] = project.scripts
     assert script["name"] == "home" and script["suites"] == [{"name": "Default Suite", "position": 0}]
-    assert all(set(command) <= {"command", "target", "value", "targets", "comment", "opensWindow",
-                                "windowHandleName", "windowTimeout", "skip"} for command in script["commands"])  # fmt: skip
+    assert all(set(command) <= KEPT_COMMAND_FIELDS for command in script["commands"])
     assert [c["command"] for c in script["commands"]] == [c["command"] for c in document["tests"][0]["commands"]]
 
 
 def test_every_cross_reference_problem_is_listed_at_once():
     def change(project):
-        project["tests"][1]["id"] = "t-login"  # used twice
+        project["tests"][1]["id"] = "t-login"  # used twice, so suite 0's "t-buy" is no test any more
         project["tests"][1]["commands"][0]["target"] = "ghost"  # `run` of an unknown test
         project["suites"][1]["tests"].append("t-none")  # an unknown test id
 
     with pytest.raises(SideProjectError) as caught:
         load(break_project(change))
     fields = [detail["field"] for detail in caught.value.details]
-    assert fields == ["tests.1.id", "tests.1.commands.0.target", "suites.1.tests.1"], caught.value.details
+    assert fields == ["tests.1.id", "tests.1.commands.0.target", "suites.0.tests.0", "suites.1.tests.1"], fields
     assert str(caught.value).startswith("Invalid .side project: tests.1.id: ")

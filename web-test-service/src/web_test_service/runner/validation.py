@@ -106,6 +106,8 @@ def problem(index: int, field: str, message: str) -> dict:
 def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None) -> list[dict]:
     """List every problem as {index, field, message}; an empty list means the script can be saved.
 
+    The problem of an unsupported command also names it (`command`): an import keeps such a test, not runnable.
+
     `open` targets with a refused scheme are refused always, literal refused hosts when a policy is given.
     """
     problems: list[dict] = []
@@ -123,7 +125,7 @@ def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None)
         name = command_name(command)
         spec = COMMANDS.get(name)
         if spec is None:
-            problems.append(problem(index, "command", f"Unknown command {name}"))
+            problems.append({**problem(index, "command", f"Unknown command {name}"), "command": name})
             continue
         target, value = str(command.get("target") or ""), str(command.get("value") or "")
         if name == "storeTitle" and not (target or value):
