@@ -18,7 +18,7 @@ from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
 from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner.policy import literal_target_problem
-from web_test_service.runner.validation import validate_commands
+from web_test_service.runner.validation import is_unsupported, validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
 from web_test_service.side_import import (
     SideProject,
@@ -123,6 +123,15 @@ def _checked_test(item: dict, max_timeout_ms: int, policy: HostPolicy | None) ->
     return data, script_problems(data, max_timeout_ms, policy)
 
 
+def _refused_import(problems: list[tuple[str, dict]]) -> Unprocessable:
+    """One 422 for every (message, detail) problem, in the order of the document; the message is the first's."""
+    problems = sorted(problems, key=lambda pair: document_order(pair[1]))
+    details = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        details.append({"field": "project", "message": f"{len(problems) - len(details)} more problems not listed"})
+    return Unprocessable(problems[0][0], details=details)
+
+
 def import_project(
     *, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int, policy: HostPolicy | None = None
 ) -> dict[str, Any]:
@@ -137,21 +146,17 @@ def import_project(
     for position, item in enumerate(project.scripts):
         data, found = _checked_test(item, max_timeout_ms, policy)
         where = f"tests.{item['side_position']}"  # the test's place in the .side document
-        for detail in (p for p in found if "command" not in p):
+        for detail in (p for p in found if not is_unsupported(p)):
             detail = {**detail, "field": f"{where}.{detail['field']}"}
             problems.append((f"test '{item['name']}': {detail['field']}: {detail['message']}", detail))
         if data is not None:
-            unsupported = next((p for p in found if "command" in p), None)
+            unsupported = next((p for p in found if is_unsupported(p)), None)
             suites = [suite["name"] for suite in item.get("suites") or []]
             where_kept = {"project_id": project_id, "project_name": project.name, "position": position}
             created.append(_new_script(user, data, suites=suites, unrunnable=unsupported, **where_kept))
     if problems:
-        problems.sort(key=lambda pair: document_order(pair[1]))
-        details = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
-        if len(problems) > MAX_LISTED_PROBLEMS:
-            details.append({"field": "project", "message": f"{len(problems) - len(details)} more problems not listed"})
-        raise Unprocessable(problems[0][0], details=details)
-    session.add_all(created)
+        raise _refused_import(problems)
+    session.add_all(created)  # one transaction: every test, or none when the commit fails
     session.commit()
     project_info = {"name": project.name, "suites": project.suites}
     return {"items": created, "total": len(created), "project": project_info, "warnings": project.warnings}

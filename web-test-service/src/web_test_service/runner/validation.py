@@ -22,7 +22,7 @@ from web_test_service.runner.locators import (
 )
 from web_test_service.runner.policy import literal_target_problem
 
-__all__ = ["SUPPORTED_COMMANDS", "validate_commands"]
+__all__ = ["SUPPORTED_COMMANDS", "is_unsupported", "validate_commands"]
 
 FRAME_KEYWORDS = ("relative=top", "relative=parent")
 
@@ -101,6 +101,11 @@ def check_argument(index: int, field: str, kind: Arg, text: str) -> dict | None:
 
 def problem(index: int, field: str, message: str) -> dict:
     return {"index": index, "field": field, "message": message}
+
+
+def is_unsupported(found: dict) -> bool:
+    """Whether a problem validate_commands found is an unsupported command (such a problem names it)."""
+    return "command" in found
 
 
 def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None) -> list[dict]:
