@@ -127,9 +127,9 @@ def test_import_side_project_keeps_suite_order_and_names(client, auth_header):
 
 def test_import_refuses_bad_projects(client, auth_header):
     tester = auth_header("tester")
-    bad_command = side_project([side_test("t1", "x", [("open", "/", ""), ("nonsense", "", "")])])
+    bad_command = side_project([side_test("t1", "x", [("open", "/", ""), ("click", "class=btn", "")])])
     resp = client.post(f"{API}/scripts/import", json=bad_command, headers=tester)
-    assert resp.status_code == 422 and "commands.1.command" in resp.json["error"]["message"]
+    assert resp.status_code == 422 and "commands.1.target" in resp.json["error"]["message"]
     missing_run = side_project([side_test("t1", "x", [("run", "nope", "")])])
     assert client.post(f"{API}/scripts/import", json=missing_run, headers=tester).status_code == 422
     assert client.post(f"{API}/scripts/import", json={"version": "9.0"}, headers=tester).status_code == 422
@@ -164,7 +164,7 @@ HOSTILE_SIDE = [
     (lambda p: p["suites"][0].update(tests=[[1]]), "suites.0.tests.0"),
     (lambda p: p["suites"][0].update(timeout="inf"), "suites.0.timeout"),
     (lambda p: p["suites"][0].update(timeout="nan"), "suites.0.timeout"),
-    (lambda p: p["suites"][0].update(timeout=1e308), "suites.0.timeout"),
+    (lambda p: p["suites"][0].update(timeout=-5), "suites.0.timeout"),
     (lambda p: p["suites"][0].update(tests=[{"id": "t1"}]), "suites.0.tests.0"),
     (lambda p: p["tests"][1]["commands"][0].update(value=["x"]), "tests.1.commands.0.value"),
     (lambda p: p["tests"][0].update(name="a\x00b"), "tests.0.name"),  # PostgreSQL: was a 503
@@ -175,7 +175,7 @@ HOSTILE_SIDE = [
 @pytest.mark.parametrize(
     ("change", "field"),
     HOSTILE_SIDE,
-    ids=["targets-5", "suite-tests-nested", "timeout-inf", "timeout-nan", "timeout-1e308", "suite-tests-object",
+    ids=["targets-5", "suite-tests-nested", "timeout-inf", "timeout-nan", "timeout-negative", "suite-tests-object",
          "value-list", "nul-in-name", "int-beyond-64-bits"],
 )  # fmt: skip
 def test_import_type_checks_every_field_as_json_and_as_a_file(client, auth_header, change, field):
@@ -200,13 +200,13 @@ def test_import_type_checks_every_field_as_json_and_as_a_file(client, auth_heade
 def test_import_errors_name_the_test_by_its_place_in_the_document(client, auth_header):
     """Scripts are imported in suite order; an error must still point at the test where the document has it."""
     tests = [
-        side_test("t1", "login", [("open", "/", ""), ("nonsense", "", "")]),
+        side_test("t1", "login", [("open", "/", ""), ("click", "", "")]),
         side_test("t2", "home", [("open", "/", "")]),
     ]
     project = side_project(tests, [{"id": "s1", "name": "smoke", "tests": ["t2", "t1"]}])
     resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester"))
     assert resp.status_code == 422
-    assert resp.json["error"]["details"][0]["field"] == "tests.0.commands.1.command"
+    assert resp.json["error"]["details"][0]["field"] == "tests.0.commands.1.target"
 
 
 @pytest.mark.parametrize(
@@ -282,3 +282,117 @@ def test_names_variables_and_relative_targets_are_judged_at_run_time(client, aut
     """A name is resolved when the run starts (DNS may change): at save only literal addresses and schemes count."""
     body = {**LOGIN, "commands": [{"command": "open", "target": target}]}
     assert client.post(f"{API}/scripts", json=body, headers=auth_header("tester")).status_code == 201
+
+
+def current_ide_project() -> dict:
+    """A project as the current Selenium IDE saves it: version 2.0, every suite 30000 s, a plugin command."""
+    tests = [
+        side_test("3f1a", "login", [("open", "/login.html", ""), ("type", "id=username", "tom")]),
+        side_test("9b2c", "checkout", [("run", "login", ""), ("customClick", "id=buy", ""), ("echo", "done", "")]),
+    ]
+    suites = [
+        {"id": "a1", "name": "Default Suite", "persistSession": False, "parallel": False, "timeout": 30000,
+         "tests": ["3f1a", "9b2c"]},
+        {"id": "a2", "name": "nightly", "persistSession": True, "parallel": True, "timeout": 3000, "tests": ["9b2c"]},
+    ]  # fmt: skip
+    return side_project(tests, suites)
+
+
+def test_import_a_project_as_the_current_ide_writes_it(client, auth_header, settings):
+    alice = auth_header("tester", "alice")
+    resp = client.post(f"{API}/scripts/import", json=current_ide_project(), headers=alice)
+    assert resp.status_code == 201, resp.json
+    limit_s = settings.max_run_seconds
+    assert [w["field"] for w in resp.json["warnings"]] == ["suites.0.timeout", "suites.1.timeout"]
+    assert resp.json["warnings"][0]["message"] == (
+        f"30000 s is above the platform's limit: clamped to {limit_s} s (WEB_MAX_RUN_SECONDS)"
+    )
+    login, checkout = resp.json["items"]
+    assert login["runnable"] is True and login["unrunnable"] is None and login["timeout_ms"] == limit_s * 1000
+    assert checkout["runnable"] is False
+    assert checkout["unrunnable"] == {
+        "field": "commands.1.command", "index": 1, "command": "customClick", "message": "Unknown command customClick"
+    }  # fmt: skip
+    assert checkout["commands"][1]["command"] == "customClick"  # kept as the IDE wrote it
+    assert client.get(f"{API}/scripts/{checkout['id']}", headers=alice).json["unrunnable"]["index"] == 1
+    listed = {s["name"]: s["runnable"] for s in client.get(f"{API}/scripts", headers=alice).json["items"]}
+    assert listed == {"login": True, "checkout": False}
+
+    assert client.post(f"{API}/scripts/{login['id']}/run", headers=alice).status_code == 202
+    refused = client.post(f"{API}/scripts/{checkout['id']}/run", headers=alice)
+    assert refused.status_code == 422, refused.json
+    error = refused.json["error"]
+    assert error["message"] == "commands.1.command: Unknown command customClick"
+    assert error["details"][0]["field"] == "commands.1.command" and error["details"][0]["command"] == "customClick"
+    assert client.get(f"{API}/scripts/{checkout['id']}/runs", headers=alice).json["total"] == 0
+
+    fixed = {"name": "checkout", "commands": [c for c in checkout["commands"] if c["command"] != "customClick"]}
+    replaced = client.put(f"{API}/scripts/{checkout['id']}", json=fixed, headers=alice)
+    assert replaced.status_code == 200 and replaced.json["runnable"] is True and replaced.json["unrunnable"] is None
+
+
+def test_a_single_script_with_an_unknown_command_stays_a_422(client, auth_header):
+    """Only an import keeps what the IDE wrote; a script written for TestFleet is checked in full."""
+    body = {**LOGIN, "commands": [{"command": "customClick", "target": "id=buy"}]}
+    resp = client.post(f"{API}/scripts", json=body, headers=auth_header("tester"))
+    assert resp.status_code == 422 and resp.json["error"]["details"][0]["field"] == "commands.0.command"
+
+
+def test_an_import_lists_every_problem_of_every_test_and_saves_nothing(client, auth_header):
+    alice = auth_header("tester", "alice")
+    assert client.post(f"{API}/scripts", json=LOGIN, headers=alice).status_code == 201
+    project = side_project([
+        side_test("t1", "fine", [("open", "/", ""), ("customClick", "id=x", "")]),
+        side_test("t2", "bad locator", [("open", "/", ""), ("click", "class=btn", "")]),
+        side_test("t3", "no argument", [("type", "", "tom")]),
+        side_test("t4", "refused", [("open", "http://169.254.169.254/", ""), ("pause", "soon", "")]),
+    ], [{"id": "s1", "name": "smoke", "timeout": 30000, "tests": ["t4", "t3", "t2", "t1"]}])  # fmt: skip
+    resp = client.post(f"{API}/scripts/import", json=project, headers=alice)
+    assert resp.status_code == 422, resp.json
+    error = resp.json["error"]
+    assert error["message"] == "test 'bad locator': tests.1.commands.1.target: Unknown locator class"
+    assert [d["field"] for d in error["details"]] == [
+        "tests.1.commands.1.target", "tests.2.commands.0.target", "tests.3.commands.0.target",
+        "tests.3.commands.1.target",
+    ]  # fmt: skip
+    assert client.get(f"{API}/scripts", headers=alice).json["total"] == 1  # the list is unchanged
+
+
+def test_a_refused_import_lists_a_bounded_number_of_problems(client, auth_header):
+    project = side_project([side_test(f"t{i}", f"test {i}", [("click", "", "")] * 300) for i in range(4)])
+    resp = client.post(f"{API}/scripts/import", json=project, headers=auth_header("tester"))
+    assert resp.status_code == 422
+    details = resp.json["error"]["details"]
+    assert len(details) == 1001 and details[-1] == {"field": "project", "message": "200 more problems not listed"}
+
+
+def test_a_database_failure_mid_import_leaves_nothing_written(client, auth_header):
+    """The second script's INSERT has been sent when the failure comes: the rows before it go too."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from web_test_service.models import Script
+
+    inserted = []
+
+    def fail_after_the_first(mapper, connection, target):
+        inserted.append(target.name)
+        if len(inserted) == 2:
+            raise OperationalError("INSERT INTO scripts", {}, Exception("disk I/O error"))
+
+    alice = auth_header("tester", "alice")
+    event.listen(Script, "after_insert", fail_after_the_first)
+    try:
+        resp = client.post(f"{API}/scripts/import", json=current_ide_project(), headers=alice)
+    finally:
+        event.remove(Script, "after_insert", fail_after_the_first)
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert inserted == ["login", "checkout"]
+    assert client.get(f"{API}/scripts", headers=alice).json["total"] == 0
+
+
+def test_the_openapi_document_shows_warnings_and_runnable(client):
+    schemas = client.get(f"{API}/openapi.json").json["components"]["schemas"]
+    imported = schemas["ImportedProject"]["properties"]
+    assert {"items", "total", "project", "warnings"} <= set(imported)
+    assert {"runnable", "unrunnable"} <= set(schemas["ScriptRead"]["properties"])

@@ -14,7 +14,11 @@ Base = make_base()
 
 
 class Script(OwnedColumns, Base):
-    """One Selenium IDE test; tests imported together share a project_id (for `run`)."""
+    """One Selenium IDE test; tests imported together share a project_id (for `run`).
+
+    An imported test with a command TestFleet does not support is kept as written, with the reason it cannot
+    run in `unrunnable`: {field, index, command, message}, as the 422 of a run names it.
+    """
 
     __tablename__ = "scripts"
 
@@ -25,6 +29,11 @@ class Script(OwnedColumns, Base):
     project_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     suites: Mapped[list] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    unrunnable: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True, default=None)
+
+    @property
+    def runnable(self) -> bool:
+        return self.unrunnable is None
 
 
 class Run(RunColumns, Base):

@@ -15,6 +15,7 @@ from shared.runs.schemas import RunFields
 MAX_COMMANDS = 5000
 MAX_TEXT = 100_000
 MAX_FALLBACKS = 50
+MIN_TIMEOUT_MS = 1000  # a script's shortest timeout
 # A fallback locator as Selenium IDE records it: [locator, strategy], e.g. ["css=#user", "css:finder"].
 Locator = Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=2)]
 VariableValue = str | int | float | bool | None
@@ -53,7 +54,7 @@ class ScriptCreate(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     base_url: str = Field(default="", max_length=2000)
     commands: list[CommandIn] = Field(min_length=1, max_length=MAX_COMMANDS)
-    timeout_ms: int = Field(default=300_000, ge=1000)
+    timeout_ms: int = Field(default=300_000, ge=MIN_TIMEOUT_MS)
 
     @field_validator("base_url")
     @classmethod
@@ -105,6 +106,15 @@ class StepRead(BaseModel):
         return paths.web_screenshot(self.run_id, self.index) if self.has_screenshot else None
 
 
+class Unrunnable(BaseModel):
+    """Why a script cannot run: its first unsupported command (an import keeps what Selenium IDE wrote)."""
+
+    field: str = Field(examples=["commands.3.command"])
+    index: int
+    command: str = Field(examples=["customClick"])
+    message: str = Field(examples=["Unknown command customClick"])
+
+
 class ScriptRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -117,6 +127,8 @@ class ScriptRead(BaseModel):
     project_id: str | None
     project_name: str | None
     suites: list[str]
+    runnable: bool = Field(description="false: a run is a 422 naming `unrunnable`")
+    unrunnable: Unrunnable | None
     created_at: datetime
     updated_at: datetime
 
@@ -125,12 +137,20 @@ class ScriptList(Page):
     items: list[ScriptRead]
 
 
+class ImportWarning(BaseModel):
+    """Something the import adjusted, named by its place in the .side document."""
+
+    field: str = Field(examples=["suites.0.timeout"])
+    message: str = Field(examples=["30000 s is above the platform's limit: clamped to 1800 s (WEB_MAX_RUN_SECONDS)"])
+
+
 class ImportedProject(BaseModel):
-    """The project an import created: its scripts, and the project's name and suites as the .side has them."""
+    """The project an import created: its scripts, the project's name and suites as the .side has them, warnings."""
 
     items: list[ScriptRead]
     total: int
     project: dict[str, Any]
+    warnings: list[ImportWarning]
 
 
 class Progress(BaseModel):

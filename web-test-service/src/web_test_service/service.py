@@ -18,13 +18,21 @@ from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
 from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner.policy import literal_target_problem
-from web_test_service.runner.validation import validate_commands
+from web_test_service.runner.validation import is_unsupported, validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
-from web_test_service.side_import import SideProject, SideProjectError, load_side_project
+from web_test_service.side_import import (
+    SideProject,
+    SideProjectError,
+    document_order,
+    problem_message,
+    read_side_project,
+)
 
 # Tests per imported project: far above a real Selenium IDE project, far below what would outlast a request
 # (20,000 tests took 10 s to import; 10 MB of tests would be killed by the worker timeout, a 502).
 MAX_IMPORT_TESTS = 1000
+# Problems a refused import lists: all of a real project's, a bounded answer for 1000 tests of 5000 bad commands.
+MAX_LISTED_PROBLEMS = 1000
 
 
 # --- scripts --------------------------------------------------------------------------------
@@ -36,23 +44,26 @@ def validated_script(body: dict[str, Any], max_timeout_ms: int, policy: HostPoli
     With a policy (WEB_ALLOWED_HOSTS), a literal base_url or `open` target it refuses is a 422 too.
     """
     data = ScriptCreate.model_validate(body)
+    problems = script_problems(data, max_timeout_ms, policy)
+    if problems:
+        raise Unprocessable(f"{problems[0]['field']}: {problems[0]['message']}", details=problems)
+    return data
+
+
+def script_problems(data: ScriptCreate, max_timeout_ms: int, policy: HostPolicy | None) -> list[dict[str, Any]]:
+    """Every save-time problem of a parsed script as {field, message, index?, command?}, in field order.
+
+    An unsupported command's problem names it (`command`); an import keeps such a script as not runnable.
+    """
+    problems: list[dict[str, Any]] = []
     if data.timeout_ms > max_timeout_ms:
-        raise Unprocessable(
-            f"timeout_ms: must be at most {max_timeout_ms}",
-            details=[{"field": "timeout_ms", "message": f"at most {max_timeout_ms}"}],
-        )
+        problems.append({"field": "timeout_ms", "message": f"must be at most {max_timeout_ms}"})
     refused = literal_target_problem(data.base_url, policy) if data.base_url else None
     if refused:
-        raise Unprocessable(f"base_url: {refused}", details=[{"field": "base_url", "message": refused}])
-    problems = validate_commands(data.command_dicts(), policy)
-    if problems:
-        first = problems[0]
-        details = [
-            {"field": f"commands.{p['index']}.{p['field']}", "index": p["index"], "message": p["message"]}
-            for p in problems
-        ]
-        raise Unprocessable(f"commands.{first['index']}.{first['field']}: {first['message']}", details=details)
-    return data
+        problems.append({"field": "base_url", "message": refused})
+    for found in validate_commands(data.command_dicts(), policy):
+        problems.append({**found, "field": f"commands.{found['index']}.{found['field']}"})
+    return problems
 
 
 def scripts_query(user: User):
@@ -67,7 +78,8 @@ def get_script(*, session: Session, user: User, script_id: str, write: bool = Fa
 
 def _new_script(user: User, data: ScriptCreate, **extra: Any) -> Script:
     fields = {"name": data.name, "base_url": data.base_url, "commands": data.command_dicts(), "suites": []}
-    return Script(owner=user.id, timeout_ms=data.timeout_ms, **(fields | extra))
+    fields |= {"timeout_ms": data.timeout_ms, "unrunnable": None}
+    return Script(owner=user.id, **(fields | extra))
 
 
 def create_script(*, session: Session, user: User, data: ScriptCreate) -> Script:
@@ -82,14 +94,15 @@ def replace_script(*, session: Session, user: User, script_id: str, data: Script
     script = get_script(session=session, user=user, script_id=script_id, write=True)
     script.name, script.base_url = data.name, data.base_url
     script.commands, script.timeout_ms = data.command_dicts(), data.timeout_ms
+    script.unrunnable = None  # validated_script refuses an unsupported command
     session.commit()
     return script
 
 
-def load_project(raw: str | bytes | dict) -> SideProject:
-    """Parse a .side project; 422 (or 400 for nesting too deep) naming what is wrong."""
+def load_project(raw: str | bytes | dict, max_timeout_ms: int) -> SideProject:
+    """Parse a .side project; 422 (or 400 for nesting too deep) naming what is wrong; its references unchecked."""
     try:
-        project = load_side_project(raw)
+        project = read_side_project(raw, max_timeout_ms=max_timeout_ms)
     except SideProjectError as exc:
         raise Unprocessable(str(exc), details=exc.details) from None
     except RecursionError:
@@ -100,37 +113,53 @@ def load_project(raw: str | bytes | dict) -> SideProject:
     return project
 
 
-def _validated_test(item: dict, max_timeout_ms: int, policy: HostPolicy | None) -> ScriptCreate:
-    body = {k: item[k] for k in ("name", "base_url", "commands") if k in item}
-    if item.get("timeout_ms"):
-        body["timeout_ms"] = item["timeout_ms"]
-    where = f"tests.{item['side_position']}"  # the test's place in the .side document
+def _checked_test(item: dict, max_timeout_ms: int, policy: HostPolicy | None) -> tuple[ScriptCreate | None, list[dict]]:
+    """One imported test as a script, and its problems (fields relative to the script)."""
+    body = {k: item[k] for k in ("name", "base_url", "commands", "timeout_ms") if k in item}
     try:
-        return validated_script(body, max_timeout_ms, policy)
+        data = ScriptCreate.model_validate(body)
     except ValidationError as exc:
-        details = [{**d, "field": f"{where}.{d['field']}"} for d in validation_details(exc)]
-        message = f"test '{item['name']}': {details[0]['field']}: {details[0]['message']}"
-        raise Unprocessable(message, details=details) from None
-    except Unprocessable as exc:
-        details = [{**d, "field": f"{where}.{d['field']}"} for d in exc.details or []]
-        raise Unprocessable(f"test '{item['name']}': {exc.message}", details=details) from None
+        return None, validation_details(exc)
+    return data, script_problems(data, max_timeout_ms, policy)
+
+
+def _refused_import(problems: list[tuple[str, dict]]) -> Unprocessable:
+    """One 422 for every (message, detail) problem, in the order of the document; the message is the first's."""
+    problems = sorted(problems, key=lambda pair: document_order(pair[1]))
+    details = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
+    if len(problems) > MAX_LISTED_PROBLEMS:
+        details.append({"field": "project", "message": f"{len(problems) - len(details)} more problems not listed"})
+    return Unprocessable(problems[0][0], details=details)
 
 
 def import_project(
     *, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int, policy: HostPolicy | None = None
 ) -> dict[str, Any]:
-    """Insert every test of a .side project under one project_id, keeping suite order; all or nothing."""
-    project = load_project(raw)
-    checked = [_validated_test(item, max_timeout_ms, policy) for item in project.scripts]
-    project_id = new_id()
-    created = []
-    for position, (item, data) in enumerate(zip(project.scripts, checked, strict=True)):
-        suites = [suite["name"] for suite in item.get("suites") or []]
-        where = {"project_id": project_id, "project_name": project.name, "position": position, "suites": suites}
-        created.append(_new_script(user, data, **where))
-    session.add_all(created)
+    """Insert every test of a .side project under one project_id, keeping suite order; all or nothing.
+
+    A test with an unsupported command is kept, not runnable; any other problem of any test refuses the
+    whole project with one 422 listing them all, by their place in the document.
+    """
+    project = load_project(raw, max_timeout_ms)
+    problems = [(problem_message(found), found) for found in project.problems]  # (message, detail)
+    project_id, created = new_id(), []
+    for position, item in enumerate(project.scripts):
+        data, found = _checked_test(item, max_timeout_ms, policy)
+        where = f"tests.{item['side_position']}"  # the test's place in the .side document
+        for detail in (p for p in found if not is_unsupported(p)):
+            detail = {**detail, "field": f"{where}.{detail['field']}"}
+            problems.append((f"test '{item['name']}': {detail['field']}: {detail['message']}", detail))
+        if data is not None:
+            unsupported = next((p for p in found if is_unsupported(p)), None)
+            suites = [suite["name"] for suite in item.get("suites") or []]
+            where_kept = {"project_id": project_id, "project_name": project.name, "position": position}
+            created.append(_new_script(user, data, suites=suites, unrunnable=unsupported, **where_kept))
+    if problems:
+        raise _refused_import(problems)
+    session.add_all(created)  # one transaction: every test, or none when the commit fails
     session.commit()
-    return {"items": created, "total": len(created), "project": {"name": project.name, "suites": project.suites}}
+    project_info = {"name": project.name, "suites": project.suites}
+    return {"items": created, "total": len(created), "project": project_info, "warnings": project.warnings}
 
 
 def resolve_in_project(*, sessions: sessionmaker, owner: str, project_id: str | None):
@@ -158,8 +187,12 @@ def start_run(
 ) -> runs.Submission:
     """Insert a queued run owned by the script's owner, then enqueue it; 409 while one is active.
 
-    With an Idempotency-Key, a repeat of an earlier start answers with that start's run.
+    With an Idempotency-Key, a repeat of an earlier start answers with that start's run. A script that is not
+    runnable (an imported test with an unsupported command) is a 422 naming the command; no run is made.
     """
+    if script.unrunnable:
+        reason = script.unrunnable
+        raise Unprocessable(f"{reason['field']}: {reason['message']}", details=[reason])
     run = Run(
         owner=script.owner,
         script_id=script.id,

@@ -1,8 +1,9 @@
 """Read a Selenium IDE `.side` project (versions 1.x-3.x) into TestFleet scripts, one per test.
 
-The document is type-checked first, field by field (SideDocument below), so a wrong type, a number out of
-range or a nested list where a test id belongs is an error naming its place in the document, such as
-`tests.0.commands.2.targets` or `suites.0.timeout`, never a crash further on.
+The document is type-checked first, field by field (SideDocument below), so a wrong type, a negative number
+or a nested list where a test id belongs is an error naming its place in the document, such as
+`tests.0.commands.2.targets` or `suites.0.timeout`, never a crash further on. What Selenium IDE writes and
+the platform cannot keep as it is, a suite timeout above the run limit, is adjusted with a warning.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.errors import validation_details
 from shared.json_input import first_unstorable, loads
-from web_test_service.schemas import MAX_COMMANDS, MAX_FALLBACKS, MAX_TEXT, CommandIn, Locator, check_base_url
+from web_test_service.schemas import (
+    MAX_COMMANDS,
+    MAX_FALLBACKS,
+    MAX_TEXT,
+    MIN_TIMEOUT_MS,
+    CommandIn,
+    Locator,
+    check_base_url,
+)
 
 SUPPORTED_MAJOR_VERSIONS = (1, 2, 3)
+# Selenium IDE's timeout for a suite without one (or with 0), and TestFleet's for a test in no suite.
 DEFAULT_SUITE_TIMEOUT_S = 300
-# A day: far above any run's limit (WEB_MAX_RUN_SECONDS, checked per test on import), far below an overflow.
-MAX_SUITE_TIMEOUT_S = 86_400
 # Command fields the runner understands, copied as they are.
 COMMAND_OPTIONAL_FIELDS = ("comment", "skip", "opensWindow", "windowHandleName", "windowTimeout")
 
@@ -29,8 +37,15 @@ class SideProjectError(ValueError):
     """The document is not a .side project this importer can read; `details` name the fields ([{field, message}])."""
 
     def __init__(self, message: str, *, field: str = "project", details: list[dict[str, Any]] | None = None):
-        super().__init__(message if field == "project" else f"Invalid .side project: {field}: {message}")
+        super().__init__(problem_message({"field": field, "message": message}))
         self.details = details or [{"field": field, "message": message}]
+
+
+def problem_message(detail: Mapping[str, Any]) -> str:
+    """The error message for one problem of the document ({field, message})."""
+    if detail["field"] == "project":
+        return detail["message"]
+    return f"Invalid .side project: {detail['field']}: {detail['message']}"
 
 
 # --- the document, as Selenium IDE writes it --------------------------------------------------
@@ -66,7 +81,8 @@ class SideTest(_SideModel):
 class SideSuite(_SideModel):
     name: str = Field(max_length=300)
     tests: list[Annotated[str, Field(max_length=200)]] | None = None  # test ids, in run order
-    timeout: float | None = Field(default=None, ge=0, le=MAX_SUITE_TIMEOUT_S, description="seconds; 0: the default")
+    # Any finite number of seconds imports: one above the platform's limit is clamped to it (suite_timeout_ms).
+    timeout: float | None = Field(default=None, ge=0, description="seconds; 0: the default")
     persistSession: bool | None = None
     parallel: bool | None = None
 
@@ -98,12 +114,18 @@ class SideDocument(_SideModel):
 
 @dataclass
 class SideProject:
-    """A parsed project: scripts in suite order, and the suites that list them."""
+    """A parsed project: scripts in suite order, the suites that list them, and what reading it found.
+
+    `warnings` ({field, message}) say what was adjusted; `problems` (the same shape) are references that do
+    not hold (a test id used twice, a suite or a `run` naming no test) and make the project unimportable.
+    """
 
     name: str
     base_url: str
     scripts: list[dict] = field(default_factory=list)
     suites: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
 
     def resolver(self) -> Callable[[str], list[dict] | None]:
         """A `run` resolver: test name -> its commands, as runner.run_script(resolve_test=...) expects."""
@@ -118,21 +140,33 @@ def make_test_resolver(scripts: list[dict]) -> Callable[[str], list[dict] | None
     return by_name.get
 
 
-def load_side_project(source: str | bytes | Mapping[str, Any]) -> SideProject:
-    """Parse a .side project given as JSON text or an already decoded dict; SideProjectError names what is wrong."""
+def read_side_project(source: str | bytes | Mapping[str, Any], *, max_timeout_ms: int) -> SideProject:
+    """Parse a .side project (JSON text or a decoded dict); SideProjectError names what makes it unreadable.
+
+    Broken references are listed in `problems` instead, so the importer can report them with the tests' own.
+
+    Timeouts are clamped to max_timeout_ms (WEB_MAX_RUN_SECONDS), each with a warning.
+    """
     document = parse_document(source)
     check_version(document.version)
+    problems: list[dict] = []
     scripts_by_id: dict[str, dict] = {}
     scripts: list[dict] = []
     for position, test in enumerate(document.tests):
         script = convert_test(test, position, document.url)
         if script["side_id"] in scripts_by_id:
-            raise SideProjectError(f"test id {script['side_id']!r} is used twice", field=f"tests.{position}.id")
-        scripts_by_id[script["side_id"]] = script
+            message = f"test id {script['side_id']!r} is used twice"
+            problems.append({"field": f"tests.{position}.id", "message": message})
+        else:
+            scripts_by_id[script["side_id"]] = script
         scripts.append(script)
 
-    suites = convert_suites(document.suites or [], scripts_by_id)
-    check_run_targets(scripts)
+    problems += run_target_problems(scripts)
+    suites, warnings, suite_problems = convert_suites(document.suites or [], scripts_by_id, max_timeout_ms)
+    problems = sorted(problems + suite_problems, key=document_order)
+    default_ms = min(DEFAULT_SUITE_TIMEOUT_S * 1000, max_timeout_ms)
+    for script in scripts:
+        script.setdefault("timeout_ms", default_ms)
     # Scripts in suite order first (a suite's tests run in their listed order), then tests in no suite.
     ordered: list[dict] = []
     for suite in suites:
@@ -141,7 +175,9 @@ def load_side_project(source: str | bytes | Mapping[str, Any]) -> SideProject:
             if script not in ordered:
                 ordered.append(script)
     ordered += [script for script in scripts if script not in ordered]
-    return SideProject(name=document.name, base_url=document.url, scripts=ordered, suites=suites)
+    project = SideProject(name=document.name, base_url=document.url, scripts=ordered, suites=suites)
+    project.warnings, project.problems = warnings, problems
+    return project
 
 
 def parse_document(source: str | bytes | Mapping[str, Any]) -> SideDocument:
@@ -202,41 +238,74 @@ def convert_command(command: SideCommand) -> dict:
     return converted
 
 
-def convert_suites(suites: list[SideSuite], scripts_by_id: dict[str, dict]) -> list[dict]:
-    """Suites as {name, test_ids, tests (names, in order), persist_session, parallel, timeout_ms}."""
-    converted = []
+def convert_suites(
+    suites: list[SideSuite], scripts_by_id: dict[str, dict], max_timeout_ms: int
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Suites as {name, test_ids, tests (names, in order), persist_session, parallel, timeout_ms}, warnings, problems.
+
+    Each listed test gets the suite's name and its place in it; a test in several suites keeps the first
+    suite's timeout.
+    """
+    converted, warnings, problems = [], [], []
     for position, suite in enumerate(suites):
-        test_ids = suite.tests or []
-        for index, test_id in enumerate(test_ids):
-            if test_id not in scripts_by_id:
-                raise SideProjectError(f"unknown test id {test_id!r}", field=f"suites.{position}.tests.{index}")
-        timeout_ms = round((suite.timeout or DEFAULT_SUITE_TIMEOUT_S) * 1000)
+        test_ids = []
+        for index, test_id in enumerate(suite.tests or []):
+            if test_id in scripts_by_id:
+                test_ids.append(test_id)
+            else:
+                where = f"suites.{position}.tests.{index}"
+                problems.append({"field": where, "message": f"unknown test id {test_id!r}"})
+        timeout_ms, warning = suite_timeout_ms(suite.timeout, max_timeout_ms)
+        if warning:
+            warnings.append({"field": f"suites.{position}.timeout", "message": warning})
         for order, test_id in enumerate(test_ids):
             script = scripts_by_id[test_id]
             script["suites"].append({"name": suite.name, "position": order})
-            # A test in several suites keeps the first suite's timeout.
             script.setdefault("timeout_ms", timeout_ms)
         converted.append(
             {
                 "name": suite.name,
-                "test_ids": list(test_ids),
+                "test_ids": test_ids,
                 "tests": [scripts_by_id[test_id]["name"] for test_id in test_ids],
                 "persist_session": bool(suite.persistSession),
                 "parallel": bool(suite.parallel),
                 "timeout_ms": timeout_ms,
             }
         )
-    return converted
+    return converted, warnings, problems
 
 
-def check_run_targets(scripts: list[dict]) -> None:
+def suite_timeout_ms(seconds: float | None, max_timeout_ms: int) -> tuple[int, str | None]:
+    """A suite's timeout in ms (0 or none: the IDE's default) kept within the run limits, and why it changed."""
+    seconds = seconds or DEFAULT_SUITE_TIMEOUT_S
+    if seconds * 1000 > max_timeout_ms:
+        limit = f"{max_timeout_ms / 1000:g} s (WEB_MAX_RUN_SECONDS)"
+        return max_timeout_ms, f"{seconds:g} s is above the platform's limit: clamped to {limit}"
+    if seconds * 1000 < MIN_TIMEOUT_MS:
+        return MIN_TIMEOUT_MS, f"{seconds:g} s is below the shortest run: raised to {MIN_TIMEOUT_MS / 1000:g} s"
+    return round(seconds * 1000), None
+
+
+def run_target_problems(scripts: list[dict]) -> list[dict]:
     """Every `run` command must name a test of the project (unless the name comes from a variable)."""
     names = {script["name"] for script in scripts}
+    problems = []
     for script in scripts:
         for index, command in enumerate(script["commands"]):
             target = command["target"]
             if command["command"] == "run" and "${" not in target and target not in names:
-                raise SideProjectError(
-                    f"test '{script['name']}' command {index} runs unknown test {target!r}",
-                    field=f"tests.{script['side_position']}.commands.{index}.target",
+                problems.append(
+                    {
+                        "field": f"tests.{script['side_position']}.commands.{index}.target",
+                        "message": f"test '{script['name']}' command {index} runs unknown test {target!r}",
+                    }
                 )
+    return problems
+
+
+def document_order(detail: Mapping[str, Any]) -> tuple[int, int]:
+    """A sort key for problems ({field, ...}): a test's in the test's place in the document, then the others."""
+    parts = str(detail["field"]).split(".")
+    if parts[0] == "tests" and len(parts) > 1 and parts[1].isdecimal():
+        return 0, int(parts[1])
+    return 1, 0

@@ -141,7 +141,8 @@ def test_break_is_not_a_selenium_ide_command(browser):
     commands = [cmd("while", "true"), cmd("break"), cmd("end")]
     result = run(browser, commands)
     assert result.state == ERROR and result.message == "Unknown command break" and result.failed_step == 1
-    assert validate_commands(commands) == [{"index": 1, "field": "command", "message": "Unknown command break"}]
+    unknown = {"index": 1, "field": "command", "message": "Unknown command break", "command": "break"}
+    assert validate_commands(commands) == [unknown]
 
 
 def test_a_broken_browser_is_an_infrastructure_error(browser):

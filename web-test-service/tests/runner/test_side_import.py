@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
 from web_test_service.runner.validation import validate_commands
-from web_test_service.side_import import SideProjectError, load_side_project
+from web_test_service.side_import import COMMAND_OPTIONAL_FIELDS, SideProjectError, read_side_project
+
+MAX_RUN_MS = 1_800_000  # WEB_MAX_RUN_SECONDS' default, in ms
+
+
+def load(source, max_timeout_ms=MAX_RUN_MS):
+    """Read a project; broken references raised, as an import refuses them (service.import_project)."""
+    project = read_side_project(source, max_timeout_ms=max_timeout_ms)
+    if project.problems:
+        first = project.problems[0]
+        raise SideProjectError(first["message"], field=first["field"], details=project.problems)
+    return project
+
 
 PROJECT = {
     "id": "p1",
@@ -74,7 +87,7 @@ PROJECT = {
 
 
 def test_scripts_follow_suite_order_with_suite_info():
-    project = load_side_project(PROJECT)
+    project = load(PROJECT)
     assert project.name == "shop"
     assert [script["name"] for script in project.scripts] == ["buy", "login", "lonely"]
     buy, login, lonely = project.scripts
@@ -82,13 +95,13 @@ def test_scripts_follow_suite_order_with_suite_info():
     assert buy["suites"] == [{"name": "checkout", "position": 0}]
     assert login["suites"] == [{"name": "checkout", "position": 1}, {"name": "smoke", "position": 0}]
     assert lonely["suites"] == []
-    assert buy["timeout_ms"] == 60_000 and "timeout_ms" not in lonely
+    assert buy["timeout_ms"] == 60_000 and lonely["timeout_ms"] == 300_000  # in no suite: the IDE's default
     assert project.suites[0]["tests"] == ["buy", "login"]
     assert project.suites[1]["timeout_ms"] == 300_000
 
 
 def test_commands_keep_fallbacks_and_window_options():
-    buy, login, _ = load_side_project(json.dumps(PROJECT)).scripts
+    buy, login, _ = load(json.dumps(PROJECT)).scripts
     assert login["commands"][1] == {
         "command": "type",
         "target": "id=username",
@@ -102,7 +115,7 @@ def test_commands_keep_fallbacks_and_window_options():
 
 
 def test_run_resolves_tests_by_name():
-    resolve = load_side_project(PROJECT).resolver()
+    resolve = load(PROJECT).resolver()
     assert resolve("login")[0]["command"] == "open"
     assert resolve("nope") is None
 
@@ -110,7 +123,7 @@ def test_run_resolves_tests_by_name():
 @pytest.mark.parametrize("version", ["1.1", "2.0", "3.0", 3])
 def test_supported_versions(version):
     project = copy.deepcopy(PROJECT) | {"version": version}
-    assert len(load_side_project(project).scripts) == 3
+    assert len(load(project).scripts) == 3
 
 
 def break_project(change) -> dict:
@@ -139,7 +152,7 @@ def break_project(change) -> dict:
 )  # fmt: skip
 def test_invalid_projects_name_the_problem(source, field, message):
     with pytest.raises(SideProjectError) as caught:
-        load_side_project(source)
+        load(source)
     assert message in str(caught.value)
     assert caught.value.details[0]["field"] == field
     assert isinstance(caught.value, ValueError)
@@ -166,8 +179,10 @@ def test_invalid_projects_name_the_problem(source, field, message):
         (lambda p: p["suites"][0].update(timeout="inf"), "suites.0.timeout"),
         (lambda p: p["suites"][0].update(timeout="nan"), "suites.0.timeout"),
         (lambda p: p["suites"][0].update(timeout="-Infinity"), "suites.0.timeout"),
-        (lambda p: p["suites"][0].update(timeout=1e308), "suites.0.timeout"),
         (lambda p: p["suites"][0].update(timeout=-1), "suites.0.timeout"),
+        (lambda p: p["suites"][0].update(timeout=-1e-9), "suites.0.timeout"),
+        (lambda p: p["suites"][0].update(timeout=True), "suites.0.timeout"),
+        (lambda p: p["suites"][0].update(timeout={"s": 60}), "suites.0.timeout"),
         (lambda p: p["suites"][0].update(timeout=[60]), "suites.0.timeout"),
         (lambda p: p["suites"][0].update(persistSession="no"), "suites.0.persistSession"),
         (lambda p: p["suites"][0].update(parallel=1), "suites.0.parallel"),
@@ -182,7 +197,7 @@ def test_invalid_projects_name_the_problem(source, field, message):
 )
 def test_every_field_is_type_checked_by_path(change, field):
     with pytest.raises(SideProjectError) as caught:
-        load_side_project(break_project(change))
+        load(break_project(change))
     assert caught.value.details[0]["field"].startswith(field), caught.value.details
     assert field in str(caught.value)
 
@@ -191,11 +206,76 @@ def test_an_uploaded_file_gets_the_same_checks_as_a_json_body():
     """A multipart upload is parsed here, not by the body checks of shared.body."""
     text = json.dumps(PROJECT).replace('"tomsmith"', '"tom\\u0000smith"')
     with pytest.raises(SideProjectError) as caught:
-        load_side_project(text)
+        load(text)
     [detail] = caught.value.details
     assert detail["field"] == "tests.0.commands.1.value" and "NUL" in detail["message"]
     with pytest.raises(SideProjectError, match="invalid JSON"):
-        load_side_project(json.dumps(PROJECT).replace("60", "Infinity"))
+        load(json.dumps(PROJECT).replace("60", "Infinity"))
     nested = json.dumps(PROJECT).replace('"plugins": []', '"plugins": ' + "[" * 100 + "]" * 100)
     with pytest.raises(SideProjectError, match="nested deeper"):
-        load_side_project(nested)
+        load(nested)
+
+
+def suite_project(**suite) -> dict:
+    project = copy.deepcopy(PROJECT)
+    project["suites"][0] = {"id": "s1", "name": "checkout", "tests": ["t-buy", "t-login"]} | suite
+    return project
+
+
+@pytest.mark.parametrize("seconds", [3000, 30000, 86_401, 1e308, 2**62])
+def test_suite_timeouts_above_the_platforms_limit_are_clamped_with_a_warning(seconds):
+    """30000 s is what the current Selenium IDE writes for every new suite; nothing finite is refused."""
+    project = load(suite_project(timeout=seconds))
+    assert project.suites[0]["timeout_ms"] == MAX_RUN_MS
+    assert {script["name"]: script["timeout_ms"] for script in project.scripts}["buy"] == MAX_RUN_MS
+    [warning] = project.warnings
+    assert warning["field"] == "suites.0.timeout"
+    assert warning["message"].endswith("clamped to 1800 s (WEB_MAX_RUN_SECONDS)"), warning
+
+
+@pytest.mark.parametrize("suite", [{"timeout": 0}, {"timeout": None}, {}], ids=["zero", "null", "absent"])
+def test_a_suite_timeout_of_zero_or_absent_is_the_ides_default(suite):
+    project = load(suite_project(**suite))
+    assert project.suites[0]["timeout_ms"] == 300_000 and project.warnings == []
+    short = load(suite_project(**suite), max_timeout_ms=60_000)  # the default is clamped too, as are tests in no suite
+    assert short.suites[0]["timeout_ms"] == 60_000
+    assert [w["field"] for w in short.warnings] == ["suites.0.timeout", "suites.1.timeout"]  # suite 1 has none
+    assert {script["timeout_ms"] for script in short.scripts} == {60_000}
+
+
+def test_a_suite_timeout_under_a_second_is_raised_to_one_with_a_warning():
+    project = load(suite_project(timeout=0.25))
+    assert project.suites[0]["timeout_ms"] == 1000
+    assert project.warnings[0]["field"] == "suites.0.timeout" and "raised to 1 s" in project.warnings[0]["message"]
+
+
+# .side files as Selenium IDE wrote them over the versions (IDE 3.x wrote 1.x and 2.0, IDE 4 writes 3.0), each with
+# fields the importer does not use: plugins, urls, dependencies, snapshot, command ids, opensWindowRead, ...
+SIDE_FILES = Path(__file__).parent / "side_projects"
+
+
+KEPT_COMMAND_FIELDS = {"command", "target", "value", "targets", *COMMAND_OPTIONAL_FIELDS}
+
+
+@pytest.mark.parametrize("version", ["1.x", "2.x", "3.x"])
+def test_every_shape_the_ide_writes_imports_and_unknown_fields_are_ignored(version):
+    text = (SIDE_FILES / f"ide-{version}.side").read_text()
+    document = json.loads(text)
+    project = load(text)
+    [script] = project.scripts
+    assert script["name"] == "home" and script["suites"] == [{"name": "Default Suite", "position": 0}]
+    assert all(set(command) <= KEPT_COMMAND_FIELDS for command in script["commands"])
+    assert [c["command"] for c in script["commands"]] == [c["command"] for c in document["tests"][0]["commands"]]
+
+
+def test_every_cross_reference_problem_is_listed_at_once():
+    def change(project):
+        project["tests"][1]["id"] = "t-login"  # used twice, so suite 0's "t-buy" is no test any more
+        project["tests"][1]["commands"][0]["target"] = "ghost"  # `run` of an unknown test
+        project["suites"][1]["tests"].append("t-none")  # an unknown test id
+
+    with pytest.raises(SideProjectError) as caught:
+        load(break_project(change))
+    fields = [detail["field"] for detail in caught.value.details]
+    assert fields == ["tests.1.id", "tests.1.commands.0.target", "suites.0.tests.0", "suites.1.tests.1"], fields
+    assert str(caught.value).startswith("Invalid .side project: tests.1.id: ")

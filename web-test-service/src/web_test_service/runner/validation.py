@@ -22,7 +22,7 @@ from web_test_service.runner.locators import (
 )
 from web_test_service.runner.policy import literal_target_problem
 
-__all__ = ["SUPPORTED_COMMANDS", "validate_commands"]
+__all__ = ["SUPPORTED_COMMANDS", "is_unsupported", "validate_commands"]
 
 FRAME_KEYWORDS = ("relative=top", "relative=parent")
 
@@ -103,8 +103,15 @@ def problem(index: int, field: str, message: str) -> dict:
     return {"index": index, "field": field, "message": message}
 
 
+def is_unsupported(found: dict) -> bool:
+    """Whether a problem validate_commands found is an unsupported command (such a problem names it)."""
+    return "command" in found
+
+
 def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None) -> list[dict]:
     """List every problem as {index, field, message}; an empty list means the script can be saved.
+
+    The problem of an unsupported command also names it (`command`): an import keeps such a test, not runnable.
 
     `open` targets with a refused scheme are refused always, literal refused hosts when a policy is given.
     """
@@ -123,7 +130,7 @@ def validate_commands(commands: Sequence[Any], policy: HostPolicy | None = None)
         name = command_name(command)
         spec = COMMANDS.get(name)
         if spec is None:
-            problems.append(problem(index, "command", f"Unknown command {name}"))
+            problems.append({**problem(index, "command", f"Unknown command {name}"), "command": name})
             continue
         target, value = str(command.get("target") or ""), str(command.get("value") or "")
         if name == "storeTitle" and not (target or value):
