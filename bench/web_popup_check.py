@@ -1,5 +1,5 @@
-"""What the guard's popup check costs, in a real Chromium: run from web-test-service/ as
-`../.venv/bin/python tests/runner/popup_cost.py` (prints milliseconds; not a test)."""
+"""What the web policy guard's popup check costs per step, in a real Chromium: `.venv/bin/python
+bench/web_popup_check.py` from the project root (prints milliseconds)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # hostile_sites beside conftest
+# The policy suites' test sites (web-test-service/tests/hostile_sites.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web-test-service" / "tests"))
 
 from hostile_sites import hostile_sites, page
 
