@@ -1,17 +1,16 @@
-"""Which of a step's new windows failed their load: read over DevTools, without switching chromedriver to them.
+"""Which of a step's new windows failed their load: read over DevTools, without switching chromedriver to them."""
 
-Chromium refuses a redirect to a non-network URL (file:, data:, chrome: ...) inside an https tunnel, which the
-proxy cannot see; if that happened in a popup before chromedriver attached to it, nothing reaches the console
-or the performance log. The window is left on Chromium's error page, whose frame names the URL that could not
-be loaded (Page.getFrameTree: url chrome-error://chromewebdata/, unreachableUrl). Target.getTargets cannot
-tell: it gives that window the failed URL, as it would a loaded page. Switching chromedriver to the window
-would lose the script's selected frame, so the window is asked directly, on its own DevTools connection:
-- a Grid session names the browser's endpoint through the Grid (se:cdp), where the window is attached to (its
-  debuggerAddress is on the node, not here);
-- a local chromedriver names Chromium's DevTools address (goog:chromeOptions.debuggerAddress); each window
-  (chromedriver's handle is its target id) has an endpoint of its own there.
-A driver with neither is not asked (the window is then judged by its events alone).
-"""
+# Chromium refuses a redirect to a non-network URL (file:, data:, chrome: ...) inside an https tunnel, which the
+# proxy cannot see; if that happened in a popup before chromedriver attached to it, nothing reaches the console
+# or the performance log. The window is left on Chromium's error page, whose frame names the URL that could not
+# be loaded (Page.getFrameTree: url chrome-error://chromewebdata/, unreachableUrl). Target.getTargets cannot
+# tell: it gives that window the failed URL, as it would a loaded page. Switching chromedriver to the window
+# would lose the script's selected frame, so the window is asked directly, on its own DevTools connection:
+# - a Grid session names the browser's endpoint through the Grid (se:cdp), where the window is attached to (its
+#   debuggerAddress is on the node, not here);
+# - a local chromedriver names Chromium's DevTools address (goog:chromeOptions.debuggerAddress); each window
+#   (chromedriver's handle is its target id) has an endpoint of its own there.
+# A driver with neither is not asked (the window is then judged by its events alone).
 
 from __future__ import annotations
 
