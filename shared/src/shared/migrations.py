@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,6 +51,30 @@ def run_env(target_metadata, version_table: str) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+@contextmanager
+def references_kept_on_sqlite(references: list[tuple[str, str]]) -> Iterator[None]:
+    """Around a batch operation that recreates a table on SQLite: keep the (table, column) references to it.
+
+    SQLite's batch mode copies the table and drops the old one; with foreign keys on (shared.db), that DROP
+    is an implicit DELETE whose ON DELETE SET NULL would clear every referencing column given here (a run's
+    script_id). Their values are saved before and written back after; other databases alter in place.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    saved = []
+    for table_name, column in references:
+        table = sa.table(table_name, sa.column("id"), sa.column(column))
+        query = sa.select(table.c.id, table.c[column]).where(table.c[column].is_not(None))
+        saved.append((table, column, [{"row": row_id, "value": value} for row_id, value in bind.execute(query)]))
+    yield
+    for table, column, rows in saved:
+        if rows:
+            restore = sa.update(table).where(table.c.id == sa.bindparam("row")).values({column: sa.bindparam("value")})
+            bind.execute(restore, rows)
 
 
 # --- the run table's shared columns, as each service's migrations create them ------------------

@@ -22,6 +22,7 @@ SCHEDULER = service_prefix(names.SCHEDULER_SERVICE)
 
 # Resource collections (blueprint prefixes).
 SCRIPTS = f"{WEB_TEST}/scripts"
+PROJECTS = f"{WEB_TEST}/projects"
 WEB_RUNS = f"{WEB_TEST}/runs"
 SCENARIOS = f"{PERF_TEST}/scenarios"
 PERF_RUNS = f"{PERF_TEST}/runs"

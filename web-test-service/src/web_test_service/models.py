@@ -1,8 +1,8 @@
-"""Tables the web-test service owns: scripts, their runs, step results and screenshots."""
+"""Tables the web-test service owns: projects, scripts, their runs, step results and screenshots."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared import names
@@ -14,18 +14,24 @@ Base = make_base()
 
 
 class Script(OwnedColumns, Base):
-    """One Selenium IDE test; tests imported together share a project_id (for `run`).
+    """One Selenium IDE test; an imported test belongs to a Project (its `run` commands look tests up there).
+
+    `side_id` is the IDE's test id, unique within the project: a re-import keeps the script it names.
 
     An imported test with a command TestFleet does not support is kept as written, with the reason it cannot
     run in `unrunnable`: {field, index, command, message}, as the 422 of a run names it.
     """
 
     __tablename__ = "scripts"
+    __table_args__ = (UniqueConstraint("project_id", "side_id", name="uq_scripts_project_id_side_id"),)
 
     base_url: Mapped[str] = mapped_column(String(2000), default="")
     commands: Mapped[list] = mapped_column(JSON, default=list)
     timeout_ms: Mapped[int] = mapped_column(Integer, default=300_000)
-    project_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    project_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("projects.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    side_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     project_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
     suites: Mapped[list] = mapped_column(JSON, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
@@ -82,6 +88,23 @@ class Screenshot(Base):
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("web_runs.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     png: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+class Project(OwnedColumns, Base):
+    """A Selenium IDE project: where it was recorded, its suites in order; its tests are Scripts.
+
+    `suites` is a list of {name, parallel, persist_session, timeout_ms, script_ids} (script_ids in run order).
+    """
+
+    __tablename__ = "projects"
+
+    base_url: Mapped[str] = mapped_column(String(2000), default="")
+    side_id: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the IDE's project id
+    version: Mapped[str] = mapped_column(String(20), default="")
+    suites: Mapped[list] = mapped_column(JSON, default=list)
 
 
 RUNS = RunKind(

@@ -126,6 +126,7 @@ class ScriptRead(BaseModel):
     timeout_ms: int
     project_id: str | None
     project_name: str | None
+    side_id: str | None = Field(description="the Selenium IDE test id, unique within the project")
     suites: list[str]
     runnable: bool = Field(description="false: a run is a 422 naming `unrunnable`")
     unrunnable: Unrunnable | None
@@ -149,6 +150,7 @@ class ImportedProject(BaseModel):
 
     items: list[ScriptRead]
     total: int
+    project_id: str
     project: dict[str, Any]
     warnings: list[ImportWarning]
 
@@ -197,3 +199,49 @@ class NoRunYet(BaseModel):
 
 class RunList(Page):
     items: list[RunRead]
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+class SuiteRead(BaseModel):
+    """A suite of a project: its tests as script ids, in run order."""
+
+    name: str
+    parallel: bool
+    persist_session: bool
+    timeout_ms: int
+    script_ids: list[str]
+
+
+class ProjectRead(BaseModel):
+    """A Selenium IDE project; `side_id` is the IDE's project id, `base_url` the .side `url`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    owner: str
+    name: str
+    base_url: str
+    side_id: str | None
+    version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProjectList(Page):
+    items: list[ProjectRead]
+
+
+class ProjectDetail(BaseModel):
+    """A project with its suites and its scripts, in run order."""
+
+    project: ProjectRead
+    suites: list[SuiteRead]
+    scripts: list[ScriptRead]
+
+
+class ProjectImport(ProjectDetail):
+    """What an import (POST) or a re-import (PUT) left: the project, and what reading the .side adjusted."""
+
+    warnings: list[ImportWarning]

@@ -5,35 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.auth import User, load_owned, owner_filter
-from shared.db import new_id
-from shared.errors import BadRequest, NotFound, Unprocessable, validation_details
+from shared.errors import NotFound, Unprocessable
 from shared.host_policy import HostPolicy
 from shared.responses import dump
 from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
 from web_test_service.models import RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner.policy import literal_target_problem
-from web_test_service.runner.validation import is_unsupported, validate_commands
+from web_test_service.runner.validation import validate_commands
 from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
-from web_test_service.side_import import (
-    SideProject,
-    SideProjectError,
-    document_order,
-    problem_message,
-    read_side_project,
-)
-
-# Tests per imported project: far above a real Selenium IDE project, far below what would outlast a request
-# (20,000 tests took 10 s to import; 10 MB of tests would be killed by the worker timeout, a 502).
-MAX_IMPORT_TESTS = 1000
-# Problems a refused import lists: all of a real project's, a bounded answer for 1000 tests of 5000 bad commands.
-MAX_LISTED_PROBLEMS = 1000
-
 
 # --- scripts --------------------------------------------------------------------------------
 
@@ -97,69 +81,6 @@ def replace_script(*, session: Session, user: User, script_id: str, data: Script
     script.unrunnable = None  # validated_script refuses an unsupported command
     session.commit()
     return script
-
-
-def load_project(raw: str | bytes | dict, max_timeout_ms: int) -> SideProject:
-    """Parse a .side project; 422 (or 400 for nesting too deep) naming what is wrong; its references unchecked."""
-    try:
-        project = read_side_project(raw, max_timeout_ms=max_timeout_ms)
-    except SideProjectError as exc:
-        raise Unprocessable(str(exc), details=exc.details) from None
-    except RecursionError:
-        raise BadRequest("the .side project is nested too deeply", code="invalid_json") from None
-    if len(project.scripts) > MAX_IMPORT_TESTS:
-        message = f"a project may have at most {MAX_IMPORT_TESTS} tests, this one has {len(project.scripts)}"
-        raise Unprocessable(message, details=[{"field": "tests", "message": message}])
-    return project
-
-
-def _checked_test(item: dict, max_timeout_ms: int, policy: HostPolicy | None) -> tuple[ScriptCreate | None, list[dict]]:
-    """One imported test as a script, and its problems (fields relative to the script)."""
-    body = {k: item[k] for k in ("name", "base_url", "commands", "timeout_ms") if k in item}
-    try:
-        data = ScriptCreate.model_validate(body)
-    except ValidationError as exc:
-        return None, validation_details(exc)
-    return data, script_problems(data, max_timeout_ms, policy)
-
-
-def _refused_import(problems: list[tuple[str, dict]]) -> Unprocessable:
-    """One 422 for every (message, detail) problem, in the order of the document; the message is the first's."""
-    problems = sorted(problems, key=lambda pair: document_order(pair[1]))
-    details = [detail for _, detail in problems[:MAX_LISTED_PROBLEMS]]
-    if len(problems) > MAX_LISTED_PROBLEMS:
-        details.append({"field": "project", "message": f"{len(problems) - len(details)} more problems not listed"})
-    return Unprocessable(problems[0][0], details=details)
-
-
-def import_project(
-    *, session: Session, user: User, raw: str | bytes | dict, max_timeout_ms: int, policy: HostPolicy | None = None
-) -> dict[str, Any]:
-    """Insert every test of a .side project under one project_id, keeping suite order; all or nothing.
-
-    A test with an unsupported command is kept, not runnable; any other problem of any test refuses the
-    whole project with one 422 listing them all, by their place in the document.
-    """
-    project = load_project(raw, max_timeout_ms)
-    problems = [(problem_message(found), found) for found in project.problems]  # (message, detail)
-    project_id, created = new_id(), []
-    for position, item in enumerate(project.scripts):
-        data, found = _checked_test(item, max_timeout_ms, policy)
-        where = f"tests.{item['side_position']}"  # the test's place in the .side document
-        for detail in (p for p in found if not is_unsupported(p)):
-            detail = {**detail, "field": f"{where}.{detail['field']}"}
-            problems.append((f"test '{item['name']}': {detail['field']}: {detail['message']}", detail))
-        if data is not None:
-            unsupported = next((p for p in found if is_unsupported(p)), None)
-            suites = [suite["name"] for suite in item.get("suites") or []]
-            where_kept = {"project_id": project_id, "project_name": project.name, "position": position}
-            created.append(_new_script(user, data, suites=suites, unrunnable=unsupported, **where_kept))
-    if problems:
-        raise _refused_import(problems)
-    session.add_all(created)  # one transaction: every test, or none when the commit fails
-    session.commit()
-    project_info = {"name": project.name, "suites": project.suites}
-    return {"items": created, "total": len(created), "project": project_info, "warnings": project.warnings}
 
 
 def resolve_in_project(*, sessions: sessionmaker, owner: str, project_id: str | None):

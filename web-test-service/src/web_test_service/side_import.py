@@ -88,6 +88,7 @@ class SideSuite(_SideModel):
 
 
 class SideDocument(_SideModel):
+    id: str | None = Field(default=None, max_length=200)
     version: str  # "2.0"; Selenium IDE 1.x wrote a number
     name: str = Field(default="", max_length=300)
     url: str = Field(default="", max_length=2000)
@@ -122,6 +123,8 @@ class SideProject:
 
     name: str
     base_url: str
+    side_id: str | None = None  # the IDE's project id
+    version: str = ""
     scripts: list[dict] = field(default_factory=list)
     suites: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
@@ -175,7 +178,14 @@ def read_side_project(source: str | bytes | Mapping[str, Any], *, max_timeout_ms
             if script not in ordered:
                 ordered.append(script)
     ordered += [script for script in scripts if script not in ordered]
-    project = SideProject(name=document.name, base_url=document.url, scripts=ordered, suites=suites)
+    project = SideProject(
+        name=document.name,
+        base_url=document.url,
+        side_id=document.id,
+        version=document.version,
+        scripts=ordered,
+        suites=suites,
+    )
     project.warnings, project.problems = warnings, problems
     return project
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from shared.app_factory import resources
 from shared.auth import current_user, require_role
 from shared.body import json_object
 from shared.db import current_session
-from shared.errors import BadRequest
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
 from shared.runs.schemas import RunAccepted
 from shared.runs.views import START_HEADERS, add_target_routes, requested_idempotency_key, respond_started
-from web_test_service import service
+from web_test_service import projects, service
 from web_test_service.models import RUNS
 from web_test_service.schemas import (
     ImportedProject,
@@ -26,6 +25,7 @@ from web_test_service.schemas import (
     ScriptList,
     ScriptRead,
 )
+from web_test_service.views.projects import SIDE_BODY, import_limits, side_document
 
 bp = Blueprint("scripts", __name__)
 START_SUMMARY = "Start a run: 202; 409 while one is active; a repeated Idempotency-Key answers with its run."
@@ -75,28 +75,15 @@ def replace_script(script_id: str):
 @bp.post("/import")
 @require_role("tester")
 @document(
-    "Import a Selenium IDE .side project (JSON body or multipart `file`): one script per test.",
-    body={"type": "object", "description": "a .side project"},
+    "Import a Selenium IDE .side project (JSON body or multipart `file`) as a new project: one script per test.",
+    body=SIDE_BODY,
     response=ImportedProject,
     status=201,
 )
 def import_project():
     """Import a .side project."""
-    upload = request.files.get("file")
-    if upload is not None:
-        raw: bytes | dict = upload.read()
-    elif request.is_json:
-        raw = json_object()
-    else:
-        raise BadRequest("send the .side project as a JSON body or as a multipart field named 'file'")
-    settings = resources().settings
-    imported = service.import_project(
-        session=current_session(),
-        user=current_user(),
-        raw=raw,
-        max_timeout_ms=settings.max_run_seconds * 1000,
-        policy=settings.host_policy,
-    )
+    raw, limits = side_document(), import_limits()
+    imported = projects.import_scripts(session=current_session(), user=current_user(), raw=raw, limits=limits)
     return respond(ImportedProject, imported, 201)
 
 

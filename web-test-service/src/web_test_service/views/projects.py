@@ -1,0 +1,96 @@
+"""/projects: import a Selenium IDE .side as a project, list, read, re-import, delete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from shared.app_factory import resources
+from shared.auth import current_user, require_role
+from shared.body import json_object
+from shared.db import current_session
+from shared.errors import BadRequest
+from shared.openapi import PAGE_QUERY, document
+from shared.pagination import paginate
+from shared.responses import respond
+from web_test_service import projects
+from web_test_service.schemas import ProjectDetail, ProjectImport, ProjectList, ProjectRead
+
+bp = Blueprint("projects", __name__)
+SIDE_BODY = {"type": "object", "description": "a Selenium IDE .side project (JSON body or multipart `file`)"}
+
+
+def side_document() -> bytes | dict:
+    """The request's .side project: a multipart field `file`, or the JSON body; 400 for anything else."""
+    upload = request.files.get("file")
+    if upload is not None:
+        return upload.read()
+    if request.is_json:
+        return json_object()
+    raise BadRequest("send the .side project as a JSON body or as a multipart field named 'file'")
+
+
+def import_limits() -> projects.ImportLimits:
+    """The service's bounds on an import: WEB_MAX_RUN_SECONDS and WEB_ALLOWED_HOSTS."""
+    settings = resources().settings
+    return projects.ImportLimits(settings.max_run_seconds * 1000, settings.host_policy)
+
+
+@bp.post("")
+@require_role("tester")
+@document(
+    "Import a .side as a new project: one script per test, and its suites.",
+    body=SIDE_BODY,
+    response=ProjectImport,
+    status=201,
+)
+def create_project():
+    """Import a project."""
+    raw = side_document()
+    created = projects.create_project(session=current_session(), user=current_user(), raw=raw, limits=import_limits())
+    return respond(ProjectImport, created, 201)
+
+
+@bp.get("")
+@require_role("viewer")
+@document("List the projects you may see.", response=ProjectList, query=PAGE_QUERY)
+def list_projects():
+    """List projects."""
+    return paginate(current_session(), projects.projects_query(current_user()), ProjectRead)
+
+
+@bp.get("/<project_id>")
+@require_role("viewer")
+@document("Read a project with its suites and its scripts, in run order.", response=ProjectDetail)
+def read_project(project_id: str):
+    """Read a project."""
+    found = projects.read_project(session=current_session(), user=current_user(), project_id=project_id)
+    return respond(ProjectDetail, found)
+
+
+@bp.put("/<project_id>")
+@require_role("tester")
+@document(
+    "Re-import an updated .side: tests keep their scripts (and runs) by IDE test id; removed tests are deleted "
+    "(409 while one runs).",
+    body=SIDE_BODY,
+    response=ProjectImport,
+    errors=(409,),
+)
+def reimport_project(project_id: str):
+    """Re-import a project."""
+    session, user, raw = current_session(), current_user(), side_document()
+    updated = projects.reimport_project(
+        session=session, user=user, project_id=project_id, raw=raw, limits=import_limits()
+    )
+    return respond(ProjectImport, updated)
+
+
+@bp.delete("/<project_id>")
+@require_role("tester")
+@document(
+    "Delete a project and its scripts (their runs stay in history); 409 while one runs.", status=204, errors=(409,)
+)
+def delete_project(project_id: str):
+    """Delete a project."""
+    projects.delete_project(session=current_session(), user=current_user(), project_id=project_id)
+    return "", 204
