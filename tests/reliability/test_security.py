@@ -35,7 +35,7 @@ SERVICES = ("web-test", "perf-test", "scheduler")
 OWNER, OTHER = "sec-owner", "sec-other"
 CALLERS = ("none", "viewer", "owner", "other", "admin")
 SENT_TOKENS: set[str] = set()
-NOT_FOUND_RESOURCE = re.compile(r"^(script|scenario|run|schedule)\b.*not found$")
+NOT_FOUND_RESOURCE = re.compile(r"^(project|script|scenario|run|schedule)\b.*not found$")
 
 
 def _headers(platform, caller: str) -> dict[str, str]:
@@ -108,10 +108,12 @@ def _wait_terminal(gw, path, headers, timeout=120) -> dict:
 
 @pytest.fixture(scope="module")
 def owned(platform, redirect_servers):
-    """A script, a scenario (run once against a redirecting server), a schedule and a run of each, owned by OWNER."""
+    """A script, a project, a scenario (run once against a redirecting server), a schedule and a run of each, owned
+    by OWNER."""
     gw, headers = platform.gateway, _headers(platform, "owner")
     redirector, _ = redirect_servers
     script = requests.post(f"{gw}/api/v1/web-test/scripts", headers=headers, timeout=30, json=SCRIPT_BODY).json()
+    project = requests.post(f"{gw}/api/v1/web-test/projects", headers=headers, timeout=30, json=SIDE_BODY).json()
     scenario_body = {
         "name": "redirects", "host": f"http://127.0.0.1:{redirector.server_address[1]}",
         "requests": [{"name": "to-metadata", "path": "/metadata"}, {"name": "to-internal", "path": "/internal"}],
@@ -131,6 +133,7 @@ def owned(platform, redirect_servers):
     _wait_terminal(gw, f"/api/v1/web-test/runs/{web_run.json()['run_id']}", headers)
     return {
         "script_id": script["id"],
+        "project_id": project["project"]["id"],
         "scenario_id": scenario["id"],
         "schedule_id": schedule["id"],
         "web_run_id": web_run.json()["run_id"],
@@ -140,6 +143,8 @@ def owned(platform, redirect_servers):
 
 
 SCRIPT_BODY = {"name": "sec", "base_url": "http://127.0.0.1:9", "commands": [{"command": "open", "target": "/"}]}
+SIDE_BODY = {"version": "2.0", "name": "sec", "url": "http://127.0.0.1:9",
+             "tests": [{"id": "t", "name": "sec", "commands": [{"command": "open", "target": "/"}]}]}  # fmt: skip
 SCENARIO_BODY = {"name": "sec", "host": "http://127.0.0.1:9", "requests": [{"path": "/"}]}
 SCHEDULE_BODY = {"name": "sec", "cron": "0 3 1 1 *", "enabled": False, "target": {"kind": "web-test", "id": "nope"}}
 INVALID = {"__not_a_field__": True}
@@ -150,7 +155,9 @@ def _fresh(platform, service: str) -> dict[str, str]:
     gw, headers = platform.gateway, _headers(platform, "owner")
     if service == "web-test":
         return {"script_id": requests.post(f"{gw}/api/v1/web-test/scripts", json=SCRIPT_BODY, headers=headers,
-                                           timeout=30).json()["id"]}  # fmt: skip
+                                           timeout=30).json()["id"],
+                "project_id": requests.post(f"{gw}/api/v1/web-test/projects", json=SIDE_BODY, headers=headers,
+                                            timeout=30).json()["project"]["id"]}  # fmt: skip
     if service == "perf-test":
         return {"scenario_id": requests.post(f"{gw}/api/v1/perf-test/scenarios", json=SCENARIO_BODY, headers=headers,
                                              timeout=30).json()["id"]}  # fmt: skip
@@ -164,6 +171,8 @@ def _body_for(path: str, method: str):
     if method == "PATCH":
         return {"enabled": False}
     if method == "PUT":
+        if "/projects/" in path:
+            return SIDE_BODY
         return SCRIPT_BODY if "/scripts/" in path else SCENARIO_BODY if "/scenarios/" in path else SCHEDULE_BODY
     if method == "POST" and not path.endswith(("/stop", "/trigger")):
         return {"priority": "urgent"} if path.endswith("/run") else INVALID
@@ -189,6 +198,15 @@ def _expected(caller: str, method: str, path: str) -> str:
     if caller == "other" and "{" in path:  # another tester's resource does not exist for it
         return "404"
     return "ok"
+
+
+# Each list and the key of the owner's item in it (the owned fixture).
+OWNED_LISTS = (
+    ("/api/v1/web-test/scripts", "script_id"),
+    ("/api/v1/web-test/projects", "project_id"),
+    ("/api/v1/perf-test/scenarios", "scenario_id"),
+    ("/api/v1/schedules", "schedule_id"),
+)
 
 
 def test_authorization_matrix_every_endpoint_every_caller(platform, owned):
@@ -218,8 +236,7 @@ def test_authorization_matrix_every_endpoint_every_caller(platform, owned):
                     cells += 1
     assert not wrong, "\n".join(wrong)
     # Lists: a tester sees only its own; viewer and admin see the owner's.
-    for list_path, key in (("/api/v1/web-test/scripts", "script_id"), ("/api/v1/perf-test/scenarios", "scenario_id"),
-                           ("/api/v1/schedules", "schedule_id")):  # fmt: skip
+    for list_path, key in OWNED_LISTS:
         for caller, visible in (("other", False), ("viewer", True), ("admin", True), ("owner", True)):
             ids = set()
             offset = 0
