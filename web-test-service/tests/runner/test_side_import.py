@@ -15,7 +15,7 @@ MAX_RUN_MS = 1_800_000  # WEB_MAX_RUN_SECONDS' default, in ms
 
 
 def load(source, max_timeout_ms=MAX_RUN_MS):
-    """Read a project; broken references raised, as an import refuses them (service.import_project)."""
+    """Read a project; broken references raised, as an import refuses them (projects.read_import)."""
     project = read_side_project(source, max_timeout_ms=max_timeout_ms)
     if project.problems:
         first = project.problems[0]
