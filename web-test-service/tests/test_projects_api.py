@@ -216,9 +216,12 @@ def test_the_openapi_document_describes_the_project_routes(client):
 def test_the_migration_makes_a_project_of_each_earlier_import_and_keeps_the_runs(settings):
     """Scripts imported before projects shared a project_id string; runs must keep their script both ways."""
     import sqlalchemy as sa
+    from sqlalchemy.orm import Session
 
+    from shared.auth import Role, User
     from shared.db import make_engine, utcnow
     from shared.migrations import downgrade, upgrade
+    from web_test_service.projects import ImportLimits, reimport_project
 
     url = settings.sqlalchemy_url
     upgrade("web_test_service", url, "0004")
@@ -253,6 +256,15 @@ def test_the_migration_makes_a_project_of_each_earlier_import_and_keeps_the_runs
             ("full", ["s-cart"]),
         ]
         assert conn.execute(sa.text("SELECT script_id FROM web_runs")).scalar_one() == "s-login"
+    # A re-import matches a script saved without an IDE test id by its name.
+    login, cart = side_test("t1", "login", [("open", "/new.html", "")]), side_test("t2", "cart", [("open", "/c", "")])
+    side = side_project([login, cart])
+    with Session(engine) as session:
+        alice = User("alice", Role.tester)
+        updated = reimport_project(
+            session=session, user=alice, project_id="p-old", raw=side, limits=ImportLimits(60_000)
+        )
+        assert [(s.id, s.side_id) for s in updated["scripts"]] == [("s-login", "t1"), ("s-cart", "t2")]
     engine.dispose()
 
     downgrade("web_test_service", url, "0004")
