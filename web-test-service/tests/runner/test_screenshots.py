@@ -97,3 +97,24 @@ def test_the_guard_looks_before_the_final_screenshot_and_a_refusal_means_none():
     result = run(browser, cmd("open", "/"), cmd("assertText", "id=title", "Away"))
     assert result.state == FAILED and result.steps[1].screenshot == PNG
     assert result.final_screenshot is None and browser.driver.screenshots_taken == 1
+
+
+def test_a_guard_that_cannot_look_means_no_final_screenshot_and_the_verdict_stands():
+    class ProxyGoneAfterTheStep(Proxied):
+        gone = False
+
+        def take_refusals(self) -> list[Refusal]:
+            if self.gone:
+                raise ConnectionError("the proxy is gone")
+            return super().take_refusals()
+
+    browser = ProxyGoneAfterTheStep()
+    taken = browser.driver.get_screenshot_as_png
+
+    def screenshot_then_proxy_gone() -> bytes:
+        browser.gone = True
+        return taken()
+
+    browser.driver.get_screenshot_as_png = screenshot_then_proxy_gone  # type: ignore[method-assign]
+    result = run(browser, cmd("open", "/"), cmd("assertText", "id=title", "Away"))
+    assert result.state == FAILED and "Away" in result.message and result.final_screenshot is None

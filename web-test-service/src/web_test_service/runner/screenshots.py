@@ -26,6 +26,8 @@ def final_screenshot(ctx: RunContext, state: str) -> bytes | None:
     """
     if state not in (FAILED, ERROR):
         return None
-    if ctx.guard.violation() is not None:
+    try:
+        refused = ctx.guard.violation() is not None
+    except Exception:  # evidence only: when the guard cannot look, nothing is captured and the verdict stands
         return None
-    return page_png(ctx.driver)
+    return None if refused else page_png(ctx.driver)
