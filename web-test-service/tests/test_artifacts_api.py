@@ -101,6 +101,13 @@ def test_a_passing_run_has_no_final_screenshot_and_absent_artifacts_are_404_json
     assert client.get(f"{API}/runs/{failed.id}/steps/0/screenshot", headers=alice).status_code == 404
 
 
+def test_a_console_log_saved_before_sources_were_kept_is_served_with_null_sources(client, auth_header, session):
+    run = add_run(session, add_script(session), console=[{"level": "INFO", "message": "old", "timestamp": 5}])
+    got = client.get(f"{API}/runs/{run.id}/console.json", headers=auth_header("tester", "alice"))
+    assert got.status_code == 200
+    assert got.json == {"entries": [{"level": "INFO", "message": "old", "source": None, "timestamp": 5}]}
+
+
 def test_artifacts_are_the_runs_readers_only(client, auth_header, session):
     run = add_run(session, add_script(session))
     paths = ["artifacts", "console.json", "final-screenshot.png", "steps/1/screenshot"]

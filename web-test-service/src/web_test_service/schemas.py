@@ -246,12 +246,12 @@ class ArtifactList(BaseModel):
 
 
 class ConsoleEntry(BaseModel):
-    """One browser console entry as chromedriver reports it."""
+    """One browser console entry as chromedriver reports it (a run saved before `source` was kept has none)."""
 
-    level: str | None = Field(examples=["SEVERE"])
-    message: str | None
-    source: str | None = Field(examples=["console-api", "javascript", "network"])
-    timestamp: int | float | None = Field(description="ms since the epoch")
+    level: str | None = Field(default=None, examples=["SEVERE"])
+    message: str | None = None
+    source: str | None = Field(default=None, examples=["console-api", "javascript", "network"])
+    timestamp: int | float | None = Field(default=None, description="ms since the epoch")
 
 
 class ConsoleLog(BaseModel):

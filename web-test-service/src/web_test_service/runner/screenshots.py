@@ -21,8 +21,8 @@ def final_screenshot(ctx: RunContext, state: str) -> bytes | None:
 
     As for a failed step's screenshot, the guard looks first: what the page reached for since the verdict
     is judged before anything is captured. If it finds a refusal, the page was on its way to a refused target
-    as the run ended, and no final screenshot is taken (the refusal stays in the console log). A passing or
-    stopped run gets none, so a pass costs nothing.
+    as the run ended, and no final screenshot is taken (the verdict, the steps' screenshots and the console log
+    stand). A passing or stopped run gets none, so a pass costs nothing.
     """
     if state not in (FAILED, ERROR):
         return None
