@@ -36,7 +36,7 @@ def test_a_failing_run_leaves_its_step_screenshot_console_log_and_final_screensh
     alice = auth_header("tester", "alice")
     commands = [("open", "/console.html", ""), ("verifyText", "id=title", "Another page"), ("echo", "goes on", "")]
     status = run_to_end(client, alice, commands, site)
-    assert status["state"] == "failed", status
+    assert status["state"] == "failed", status["error"]
     items = client.get(f"{API}/runs/{status['run_id']}/artifacts", headers=alice).json["items"]
     assert [(item["kind"], item["step_index"]) for item in items] == [
         ("screenshot", 1), ("console_log", None), ("final_screenshot", None)
