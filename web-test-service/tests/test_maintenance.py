@@ -17,7 +17,7 @@ from shared.runs.model import task_time_limits
 from shared.runs.reaper import reap_stuck_runs
 from shared.runs.retention import delete_runs_older_than
 from shared.runs.states import RunState
-from web_test_service.models import RUNS, Run, Screenshot, Script, Step
+from web_test_service.models import FINAL_SCREENSHOT, RUNS, Run, Screenshot, Script, Step
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,6 +54,20 @@ def test_cleanup_deletes_exactly_the_old_finished_runs(session):
     assert session.query(Step).count() == 1 and session.query(Screenshot).count() == 1
     again = delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30))
     assert again == {"runs": 0, "web_steps": 0, "web_screenshots": 0}  # idempotent
+
+
+def test_cleanup_deletes_a_runs_final_screenshot_with_it(session):
+    script = Script(owner="alice", name="s", base_url="", commands=[], timeout_ms=1000, suites=[])
+    session.add(script)
+    session.commit()
+    old, young = add_run(session, script, age_days=40, state=RunState.failed), add_run(session, script, age_days=1)
+    for run in (old, young):
+        session.add(Screenshot(run_id=run.id, kind=FINAL_SCREENSHOT, png=b"\x89PNG final"))
+    session.commit()
+    counts = delete_runs_older_than(session, RUNS, utcnow() - timedelta(days=30))
+    assert counts == {"runs": 1, "web_steps": 1, "web_screenshots": 2}  # its step's and its final screenshot
+    left = session.query(Screenshot.run_id, Screenshot.kind).order_by(Screenshot.id).all()
+    assert left == [(young.id, "step"), (young.id, FINAL_SCREENSHOT)]
 
 
 def reap(session, redis, celery):

@@ -43,6 +43,18 @@ def web_screenshot(run_id: str, seq: int) -> str:
     return f"{WEB_RUNS}/{run_id}/steps/{seq}/screenshot"
 
 
+def web_artifacts(run_id: str) -> str:
+    return f"{WEB_RUNS}/{run_id}/artifacts"
+
+
+def web_console_log(run_id: str) -> str:
+    return f"{WEB_RUNS}/{run_id}/console.json"
+
+
+def web_final_screenshot(run_id: str) -> str:
+    return f"{WEB_RUNS}/{run_id}/final-screenshot.png"
+
+
 def perf_report(run_id: str) -> str:
     return f"{PERF_RUNS}/{run_id}/report.html"
 

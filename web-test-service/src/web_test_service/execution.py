@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.runs.states import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, run_attempt
-from web_test_service.models import RUNS, Run, Screenshot, Script, Step
+from web_test_service.models import FINAL_SCREENSHOT, RUNS, Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
@@ -72,7 +72,9 @@ def execute_run(
                 attempt.requeue()
                 raise BrowserUnavailable(str(exc)) from exc
             return attempt.finish(RunState.error, {"code": "browser_unavailable", "message": str(exc)})
-        return attempt.finish(result.state, verdict_error(result), result=result_record(result))
+        return attempt.finish(
+            result.state, verdict_error(result), rows=final_rows(run_id, result), result=result_record(result)
+        )
     return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
 
 
@@ -102,6 +104,13 @@ class StepRecorder:
             rows.append(Screenshot(run_id=run_id, seq=seq, png=step.screenshot))
         self.attempt.record(*rows, progress_current=step.index + 1)
         self.seq += 1
+
+
+def final_rows(run_id: str, result: RunResult) -> tuple[Screenshot, ...]:
+    """What is saved with the verdict: the final screenshot of a failing run, if it has one."""
+    if result.final_screenshot is None:
+        return ()
+    return (Screenshot(run_id=run_id, kind=FINAL_SCREENSHOT, png=result.final_screenshot),)
 
 
 def verdict_error(result: RunResult) -> dict[str, str] | None:

@@ -12,6 +12,9 @@ from shared.runs.model import RunColumns, active_run_index, idempotency_key_inde
 
 Base = make_base()
 
+# Screenshot.kind: a failed step's, or the page a failing run ended on.
+STEP_SCREENSHOT, FINAL_SCREENSHOT = "step", "final"
+
 
 class Script(OwnedColumns, Base):
     """One Selenium IDE test; an imported test belongs to a Project (its `run` commands look tests up there).
@@ -80,14 +83,18 @@ class Step(Base):
 
 
 class Screenshot(Base):
-    """PNG of the page when a step failed; in the database so API and worker need no shared disk."""
+    """PNG of the page when a step failed; in the database so API and worker need no shared disk.
+
+    A failing run also keeps one of the page as it ended (kind FINAL_SCREENSHOT, no step, so seq is NULL).
+    """
 
     __tablename__ = "web_screenshots"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(String(32), ForeignKey("web_runs.id", ondelete="CASCADE"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     png: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16), default=STEP_SCREENSHOT, server_default=STEP_SCREENSHOT)
 
 
 # --- projects -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
@@ -180,6 +180,11 @@ class RunRead(RunFields):
     def junit_url(self) -> str:
         return paths.web_junit(self.run_id)
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def artifacts_url(self) -> str:
+        return paths.web_artifacts(self.run_id)
+
 
 class RunDetail(RunRead):
     """A web run with its full result: message, console and echo logs, variables."""
@@ -245,3 +250,57 @@ class ProjectImport(ProjectDetail):
     """What an import (POST) or a re-import (PUT) left: the project, and what reading the .side adjusted."""
 
     warnings: list[ImportWarning]
+
+
+# --- a script's recent verdicts -------------------------------------------------------------------
+
+
+class Verdict(BaseModel):
+    """One finished run of a script, as its recent history lists it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    run_id: str
+    state: str = Field(examples=["failed"], description="passed, failed, error or stopped: finished runs only")
+    finished_at: datetime | None
+    duration_ms: int | None
+
+
+class ScriptDetail(ScriptRead):
+    """A script with its last verdicts, so a flapping test shows."""
+
+    recent: list[Verdict] = Field(description="the last 20 finished runs, newest first")
+
+
+# --- a run's artifacts ----------------------------------------------------------------------------
+
+
+ArtifactKind = Literal["screenshot", "console_log", "final_screenshot"]
+
+
+class Artifact(BaseModel):
+    """One downloadable piece of evidence of a run."""
+
+    name: str = Field(examples=["step-4.png", "console.json", "final-screenshot.png"])
+    kind: ArtifactKind
+    content_type: str = Field(examples=["image/png"])
+    size: int = Field(description="bytes, as the download serves them")
+    step_index: int | None = Field(default=None, description="the failed command's index (a screenshot's); else null")
+    url: str
+
+
+class ArtifactList(BaseModel):
+    items: list[Artifact]
+
+
+class ConsoleEntry(BaseModel):
+    """One browser console entry as chromedriver reports it (a run saved before `source` was kept has none)."""
+
+    level: str | None = Field(default=None, examples=["SEVERE"])
+    message: str | None = None
+    source: str | None = Field(default=None, examples=["console-api", "javascript", "network"])
+    timestamp: int | float | None = Field(default=None, description="ms since the epoch")
+
+
+class ConsoleLog(BaseModel):
+    entries: list[ConsoleEntry]

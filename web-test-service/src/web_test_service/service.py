@@ -6,18 +6,23 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, load_only, sessionmaker
 
 from shared.auth import User, load_owned, owner_filter
-from shared.errors import NotFound, Unprocessable
+from shared.errors import Unprocessable
 from shared.host_policy import HostPolicy
 from shared.responses import dump
 from shared.runs import api as runs
 from shared.runs.idempotency import IdempotencyKey
-from web_test_service.models import RUNS, Run, Screenshot, Script, Step
+from shared.runs.states import TERMINAL_STATES
+from web_test_service.models import RUNS, Run, Script
 from web_test_service.runner.policy import literal_target_problem
 from web_test_service.runner.validation import validate_commands
-from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate
+from web_test_service.schemas import RunDetail, RunRequest, ScriptCreate, ScriptRead
+
+# Verdicts GET /scripts/{id} lists in `recent`: enough to see a test flap.
+RECENT_VERDICTS = 20
+
 
 # --- scripts --------------------------------------------------------------------------------
 
@@ -58,6 +63,27 @@ def scripts_query(user: User):
 def get_script(*, session: Session, user: User, script_id: str, write: bool = False) -> Script:
     """Load a script the user may read (or change); 404 otherwise."""
     return load_owned(session, Script, script_id, user, "script", write=write)
+
+
+def script_detail(*, session: Session, user: User, script_id: str) -> dict[str, Any]:
+    """A script the user may read with its recent verdicts (as ScriptDetail shows it); 404 otherwise."""
+    script = get_script(session=session, user=user, script_id=script_id)
+    return {**dump(ScriptRead, script), "recent": recent_verdicts(session=session, script_id=script.id)}
+
+
+def recent_verdicts(*, session: Session, script_id: str, limit: int = RECENT_VERDICTS) -> list[Run]:
+    """The script's last `limit` finished runs, newest first, with only what a verdict shows loaded; one query.
+
+    Finished means terminal (passed, failed, error, stopped): a queued or running run has no verdict yet.
+    """
+    query = (
+        select(Run)
+        .options(load_only(Run.id, Run.state, Run.started_at, Run.finished_at))
+        .where(Run.script_id == script_id, Run.state.in_([state.value for state in TERMINAL_STATES]))
+        .order_by(Run.finished_at.desc().nulls_last(), Run.created_at.desc(), Run.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query).scalars())
 
 
 def _new_script(user: User, data: ScriptCreate, **extra: Any) -> Script:
@@ -125,25 +151,6 @@ def start_run(
         progress_total=len(script.commands),
     )
     return runs.submit_run(session, celery, RUNS, run, key)
-
-
-def screenshot_png(*, session: Session, run_id: str, index: int) -> bytes:
-    """The screenshot of the step with this index (the command's position, as `failed_step` names it).
-
-    A loop may have run the command several times; a soft (verify) failure leaves one screenshot per pass:
-    this is the first, the one `failed_step` points at. Screenshots are stored by execution sequence.
-    """
-    query = (
-        select(Screenshot.png)
-        .join(Step, (Step.run_id == Screenshot.run_id) & (Step.seq == Screenshot.seq))
-        .where(Screenshot.run_id == run_id, Step.index == index)
-        .order_by(Screenshot.seq)
-        .limit(1)
-    )
-    png = session.execute(query).scalar_one_or_none()
-    if png is None:
-        raise NotFound(f"no screenshot for step {index} of run {run_id}")
-    return png
 
 
 def junit_case(run: Run) -> dict[str, Any]:

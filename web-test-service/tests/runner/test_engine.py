@@ -160,10 +160,12 @@ def test_a_broken_browser_is_an_infrastructure_error(browser):
 def test_console_log_of_the_run_only(browser):
     browser.driver.console.append({"level": "INFO", "message": "before the run"})
     browser.driver.scripts["return log()"] = lambda: browser.driver.console.append(
-        {"level": "SEVERE", "message": "during the run", "timestamp": 1}
+        {"level": "SEVERE", "message": "during the run", "source": "console-api", "timestamp": 1}
     )
     result = run(browser, [cmd("executeScript", "return log()")])
-    assert result.console_log == [{"level": "SEVERE", "message": "during the run", "timestamp": 1}]
+    assert result.console_log == [
+        {"level": "SEVERE", "message": "during the run", "source": "console-api", "timestamp": 1}
+    ]
 
 
 # ---- variables -------------------------------------------------------------------------------------

@@ -250,3 +250,12 @@ def test_an_unreachable_popup_is_not_a_policy_error(browser, servers, how):
 def test_a_popup_to_an_allowed_page_is_no_error(browser, servers, how):
     result = run(browser, servers, *popup_steps(how, f"{servers.https_base}/plain"), ("assertTitle", "site", ""))
     assert result.state == PASSED, result.to_dict()
+
+
+def test_the_final_screenshot_of_a_refused_run_shows_the_policys_page(browser, servers):
+    """A failing run's last screenshot follows the rule its steps' do: it shows what the proxy answered."""
+    result = run(browser, servers, ("open", page("/redirect", "file:///etc/passwd"), ""))
+    assert_blocked(result, naming="a redirect to a file: URL")
+    assert browser.driver.find_element("css selector", "body").text == "blocked by WEB_ALLOWED_HOSTS"
+    assert result.final_screenshot is not None
+    assert result.final_screenshot == browser.driver.get_screenshot_as_png()  # the page on screen: the policy's

@@ -152,15 +152,15 @@ class Attempt(Generic[T]):
 
         return retry_db(write, f"record on run {self.run_id}")
 
-    def finish(self, state: str, error: dict | None = None, **values: Any) -> Outcome:
-        """Settle the run with its verdict, unless another attempt owns it by now."""
+    def finish(self, state: str, error: dict | None = None, *, rows: tuple = (), **values: Any) -> Outcome:
+        """Settle the run with its verdict (and insert rows that come with it), unless another attempt owns it."""
         if self.lost.is_set() and state == RunState.stopped and not self._stop_was_asked():
             state, error = RunState.error, dict(LOST)  # stopped by losing the run, not by a user
         values |= {"state": state, "finished_at": utcnow(), "error": error}
 
         def write() -> Outcome:
             with self.sessions() as session:
-                if self._write(session, values):
+                if self._write(session, values, rows):
                     return Outcome(state)
                 run = session.get(self.kind.model, self.run_id)
                 return Outcome(run.state if run else "skipped", "another attempt owns the run")

@@ -36,6 +36,7 @@ from web_test_service.runner.errors import (
 from web_test_service.runner.outcomes import classify
 from web_test_service.runner.policy import PolicyGuard, PolicyViolation
 from web_test_service.runner.results import ERROR, FAILED, PASSED, SKIPPED, STOPPED, RunResult, StepResult, elapsed_ms
+from web_test_service.runner.screenshots import final_screenshot, page_png
 from web_test_service.runner.variables import interpolate, json_safe
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,9 @@ def run_script(
             result.error_code = ended.code
             result.finish(ended.state, ended.message, started)
         finally:
+            # Under the watchdog: a page that hangs the screenshot is killed at the deadline like a step.
+            if screenshots and not result.infrastructure_error and not watchdog.fired:
+                result.final_screenshot = final_screenshot(ctx, result.state)
             watchdog.finish()
             if not result.infrastructure_error and not watchdog.fired:
                 ctx.guard.drain_console()
@@ -259,12 +263,7 @@ class Engine:
             raise RunEnded(ERROR, str(found), code=classify(found, self.ctx).code)
 
     def take_screenshot(self) -> bytes | None:
-        if not self.screenshots:
-            return None
-        try:
-            return self.ctx.driver.get_screenshot_as_png()
-        except Exception:  # e.g. a dialog is open or the window was closed
-            return None
+        return page_png(self.ctx.driver) if self.screenshots else None
 
     # ---- one command -----------------------------------------------------------------------------
 

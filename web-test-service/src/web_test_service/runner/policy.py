@@ -53,6 +53,9 @@ POPUP_REFUSED = (
 POPUP_SETTLE_S = 2.0
 POPUP_QUIET_S = 0.3
 POPUP_POLL_S = 0.02
+# What the run keeps of a browser console entry; chromedriver's `source` says where it came from:
+# console-api (the page's console.*), javascript (an uncaught error), network (a failed load), ...
+CONSOLE_FIELDS = ("level", "message", "source", "timestamp")
 LOAD_EVENTS = {
     "Page.frameStartedNavigating": True,
     "Network.requestWillBeSent": True,
@@ -206,12 +209,10 @@ class PolicyGuard:
         self._unreached = []
 
     def drain_console(self) -> list[dict[str, Any]]:
-        """Fetch (and so clear) the browser console log into console_log; grids without the endpoint give []."""
+        """Fetch (and so clear) the browser console log into console_log as CONSOLE_FIELDS; a grid without the
+        endpoint gives []."""
         try:
-            entries = [
-                {"level": entry.get("level"), "message": entry.get("message"), "timestamp": entry.get("timestamp")}
-                for entry in self.driver.get_log("browser")
-            ]
+            entries = [{key: entry.get(key) for key in CONSOLE_FIELDS} for entry in self.driver.get_log("browser")]
         except Exception:  # the console log is evidence, not a reason to fail the run
             return []
         self.console_log.extend(entries)

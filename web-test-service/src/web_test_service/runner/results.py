@@ -77,6 +77,7 @@ class RunResult:
     # True when the browser or the grid broke, not the script: the caller may retry the run.
     infrastructure_error: bool = False
     error_code: str | None = None  # set when more precise than the state: target_blocked
+    final_screenshot: bytes | None = None  # PNG of the page a failed or errored run ended on
 
     def record(self, step: StepResult) -> None:
         """Append a step; the first failed or errored one becomes failed_step."""

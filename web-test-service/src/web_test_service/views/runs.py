@@ -1,4 +1,4 @@
-"""/runs/{id}: full result, JUnit XML, step screenshots."""
+"""/runs/{id}: full result, JUnit XML, artifacts (step screenshots, console log, final screenshot)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from shared.db import current_session
 from shared.openapi import document
 from shared.responses import respond
 from shared.runs import api as runs
-from web_test_service import service
+from web_test_service import artifacts, service
 from web_test_service.junit import build_junit_xml
 from web_test_service.models import RUNS
-from web_test_service.schemas import RunDetail
+from web_test_service.schemas import ArtifactList, ConsoleLog, RunDetail
 
 bp = Blueprint("runs", __name__)
 
@@ -39,10 +39,36 @@ def junit(run_id: str):
     return Response(xml, mimetype="application/xml")
 
 
+@bp.get("/<run_id>/artifacts")
+@require_role("viewer")
+@document("The run's step screenshots, console log and final screenshot, each with its URL.", response=ArtifactList)
+def list_artifacts(run_id: str):
+    """List a run's artifacts."""
+    return respond(ArtifactList, {"items": artifacts.list_artifacts(session=current_session(), run=_run(run_id))})
+
+
 @bp.get("/<run_id>/steps/<int:n>/screenshot")
 @require_role("viewer")
-@document("PNG of the page when step n failed.", content_type="image/png")
+@document("PNG of the page when step n failed.", content_type=artifacts.PNG)
 def screenshot(run_id: str, n: int):
     """Screenshot of a failed step."""
     run = _run(run_id)
-    return Response(service.screenshot_png(session=current_session(), run_id=run.id, index=n), mimetype="image/png")
+    png = artifacts.step_screenshot(session=current_session(), run_id=run.id, index=n)
+    return Response(png, mimetype=artifacts.PNG)
+
+
+@bp.get("/<run_id>/console.json")
+@require_role("viewer")
+@document("The browser console log of the run: level, message, source, timestamp.", response=ConsoleLog)
+def console_log(run_id: str):
+    """Console log of a run."""
+    return Response(artifacts.console_log(_run(run_id)), mimetype=artifacts.JSON)
+
+
+@bp.get("/<run_id>/final-screenshot.png")
+@require_role("viewer")
+@document("PNG of the page a failed or errored run ended on.", content_type=artifacts.PNG)
+def final_screenshot(run_id: str):
+    """Final screenshot of a failing run."""
+    run = _run(run_id)
+    return Response(artifacts.final_screenshot(session=current_session(), run_id=run.id), mimetype=artifacts.PNG)

@@ -22,6 +22,7 @@ from web_test_service.schemas import (
     RunRead,
     RunRequest,
     ScriptCreate,
+    ScriptDetail,
     ScriptList,
     ScriptRead,
 )
@@ -56,10 +57,11 @@ def list_scripts():
 
 @bp.get("/<script_id>")
 @require_role("viewer")
-@document("Read a script.", response=ScriptRead)
+@document("Read a script, with its last 20 finished runs in `recent` (newest first).", response=ScriptDetail)
 def read_script(script_id: str):
-    """Read a script."""
-    return respond(ScriptRead, service.get_script(session=current_session(), user=current_user(), script_id=script_id))
+    """Read a script and its recent verdicts."""
+    detail = service.script_detail(session=current_session(), user=current_user(), script_id=script_id)
+    return respond(ScriptDetail, detail)
 
 
 @bp.put("/<script_id>")
