@@ -1,7 +1,7 @@
 """Screenshots have a kind: a failed step's, or the final page of a failing run (no step: seq is NULL).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
