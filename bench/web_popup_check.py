@@ -12,7 +12,7 @@ from pathlib import Path
 # The policy suites' test sites (web-test-service/tests/hostile_sites.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web-test-service" / "tests"))
 
-from hostile_sites import hostile_sites, page
+from hostile_sites import hostile_sites, page, trusting
 
 from shared.host_policy import HostPolicy
 from shared.testing import TEST_WEB_ALLOWED_HOSTS
@@ -20,15 +20,6 @@ from web_test_service.runner import driver
 from web_test_service.runner.policy import PolicyGuard
 
 ROUNDS = 15
-
-
-def trusting(chrome_options):
-    def options(*args, **kwargs):
-        made = chrome_options(*args, **kwargs)
-        made.accept_insecure_certs = True
-        return made
-
-    return options
 
 
 def median_ms(samples: list[float]) -> str:

@@ -147,3 +147,14 @@ def hostile_sites(directory: Path) -> Iterator[Sites]:
 def page(path: str, url: str) -> str:
     """A page of the site that does what path says with url."""
     return f"{path}?url={quote(url, safe='')}"
+
+
+def trusting(chrome_options):
+    """chrome_options for a browser that takes the https site's self-signed certificate, in every window."""
+
+    def options(*args, **kwargs):
+        made = chrome_options(*args, **kwargs)
+        made.accept_insecure_certs = True
+        return made
+
+    return options

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from hostile_sites import BLOCKED, FORBIDDEN, PASSWD, Sites, hostile_sites, page
+from hostile_sites import BLOCKED, FORBIDDEN, PASSWD, Sites, hostile_sites, page, trusting
 
 from shared.host_policy import HostPolicy, Target
 from shared.testing import TEST_WEB_ALLOWED_HOSTS
@@ -38,17 +38,6 @@ def browser(servers) -> Iterator[Browser]:
         yield started
     finally:
         started.quit()
-
-
-def trusting(chrome_options):
-    """chrome_options for a browser that takes the https site's self-signed certificate, in every window."""
-
-    def options(*args, **kwargs):
-        made = chrome_options(*args, **kwargs)
-        made.accept_insecure_certs = True
-        return made
-
-    return options
 
 
 class Fresh:
