@@ -42,9 +42,8 @@ def _chromium_for_browser_tests(request):
         require_executable(DEFAULT_CHROMEDRIVER)
 
 
-@pytest.fixture()
-def web_worker(start_worker, redis_url, database_url, tmp_path, app):
-    """A real Celery worker on queue 'web' sharing the test's database and Redis.
+def _web_worker(start_worker, redis_url, database_url, tmp_path, concurrency: int):
+    """A real Celery worker on queue 'web' sharing the test's database and Redis, with `concurrency` browser slots.
 
     Its temporary files (the browsers' profiles) go to a folder of its own, so a test can tell its
     worker's browsers from those of anything else running on the machine. The folder is short on
@@ -52,11 +51,22 @@ def web_worker(start_worker, redis_url, database_url, tmp_path, app):
     """
     temp_dir = tempfile.mkdtemp(prefix="tf-web-")
     try:
-        yield start_worker(
-            "web_test_service.worker", "web", service_env(redis_url, database_url, tmp_path, TMPDIR=temp_dir)
-        )
+        env = service_env(redis_url, database_url, tmp_path, TMPDIR=temp_dir)
+        yield start_worker("web_test_service.worker", "web", env, concurrency=concurrency)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture()
+def web_worker(start_worker, redis_url, database_url, tmp_path, app):
+    """A web worker with one browser slot (_web_worker)."""
+    yield from _web_worker(start_worker, redis_url, database_url, tmp_path, 1)
+
+
+@pytest.fixture()
+def two_slot_worker(start_worker, redis_url, database_url, tmp_path, app):
+    """A web worker with two browser slots, as `make up` starts it (_web_worker)."""
+    yield from _web_worker(start_worker, redis_url, database_url, tmp_path, 2)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

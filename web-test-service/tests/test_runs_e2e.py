@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 import psutil
 import pytest
+from browsers import browser_processes
 
 from shared.testing import free_port, service_env, wait_until
 
@@ -34,23 +35,6 @@ def run_to_end(client, headers, script_id, timeout=90, **body):
         return status if status["state"] not in ("queued", "running") else None
 
     return wait_until(finished, timeout, 0.2, what="the run to finish")
-
-
-def browser_processes(worker) -> list[int]:
-    """Live browser and driver processes of this test's worker: below it, or with a profile in its TMPDIR
-    (a browser whose chromedriver died is no longer below the worker, but is still its own)."""
-    temp_dir = worker.env["TMPDIR"]
-    below = {p.pid for p in psutil.Process(worker.proc.pid).children(recursive=True)}
-    found = []
-    for proc in psutil.process_iter(["name", "status", "cmdline"]):
-        if (
-            proc.info["name"] not in ("chromium", "chromedriver", "chrome")
-            or proc.info["status"] == psutil.STATUS_ZOMBIE
-        ):
-            continue
-        if proc.pid in below or temp_dir in " ".join(proc.info["cmdline"] or []):
-            found.append(proc.pid)
-    return found
 
 
 LOGIN_OK = [

@@ -19,6 +19,7 @@ SERVICE_QUEUE = {
 # Task names. The prefix before the dot picks the queue (see TASK_ROUTES).
 WEB_PING = "web.ping"
 WEB_RUN_SCRIPT = "web.run_script"
+WEB_RUN_LANE = "web.run_lane"  # the tests of a project run that one browser slot runs in order
 WEB_CLEANUP_OLD_RESULTS = "web.cleanup_old_results"
 WEB_REAP_STUCK_RUNS = "web.reap_stuck_runs"
 

@@ -24,6 +24,7 @@ SCHEDULER = service_prefix(names.SCHEDULER_SERVICE)
 SCRIPTS = f"{WEB_TEST}/scripts"
 PROJECTS = f"{WEB_TEST}/projects"
 WEB_RUNS = f"{WEB_TEST}/runs"
+PROJECT_RUNS = f"{WEB_TEST}/project-runs"
 SCENARIOS = f"{PERF_TEST}/scenarios"
 PERF_RUNS = f"{PERF_TEST}/runs"
 SCHEDULES = f"{API_V1}/schedules"
@@ -61,3 +62,7 @@ def perf_report(run_id: str) -> str:
 
 def perf_stats_csv(run_id: str) -> str:
     return f"{PERF_RUNS}/{run_id}/stats.csv"
+
+
+def project_run_junit(project_run_id: str) -> str:
+    return f"{PROJECT_RUNS}/{project_run_id}/junit.xml"

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from shared.runs.states import RunState
-from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, run_attempt
-from web_test_service.models import FINAL_SCREENSHOT, RUNS, Run, Screenshot, Script, Step
+from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, Refuse, run_attempt
+from web_test_service.models import FINAL_SCREENSHOT, RUNS, ProjectRun, Run, Screenshot, Script, Step
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
@@ -46,6 +46,8 @@ def execute_run(
     """Execute a queued run once; record each step as it happens and the verdict at the end."""
 
     def prepare(run: Run, script: Script) -> ClaimedScript:
+        if run.project_run_id and project_run_stopping(object_session(run), run.project_run_id):
+            raise Refuse(RunState.stopped)  # a retry inserted while the project run was being stopped
         run.progress_current = 0
         script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
         resolve = resolve_in_project(sessions=sessions, owner=script.owner, project_id=script.project_id)
@@ -76,6 +78,11 @@ def execute_run(
             result.state, verdict_error(result), rows=final_rows(run_id, result), result=result_record(result)
         )
     return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
+
+
+def project_run_stopping(session: Session | None, project_run_id: str) -> bool:
+    project_run = session.get(ProjectRun, project_run_id) if session is not None else None
+    return project_run is not None and project_run.stop_requested_at is not None
 
 
 class StepRecorder:

@@ -1,4 +1,8 @@
-"""Write web-test runs as JUnit XML for CI systems (one <testcase> per run), with junitparser."""
+"""Write web-test runs as JUnit XML for CI systems (one <testcase> per run), with junitparser.
+
+A project run is one <testsuite> per suite; a test's earlier attempts are Surefire's <flakyFailure>/<flakyError>
+(it passed in the end) or <rerunFailure>/<rerunError> (it did not), which Jenkins, GitLab and others read.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped, TestSuite
+from junitparser.xunit2 import FlakyError, FlakyFailure, RerunError, RerunFailure, TestCase
 
 # XML 1.0 cannot carry these characters at all, escaped or not.
 INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -105,6 +110,58 @@ def testcase_for(run: Mapping[str, Any], name: str, classname: str) -> TestCase:
     return case
 
 
+def interim_result(attempt: Mapping[str, Any], flaky: bool):
+    """An earlier failed attempt of a test, as <flakyFailure> (flaky: it passed later) or <rerunFailure>."""
+    failed = attempt.get("state") == "failed"
+    kind = (FlakyFailure if failed else FlakyError) if flaky else (RerunFailure if failed else RerunError)
+    final = outcome(attempt)
+    result = kind(final.message if final is not None else None, final.type if final is not None else None)
+    if final is not None and final.text:
+        result.stack_trace = final.text
+    return result
+
+
+def project_testcase(case: Mapping[str, Any], classname: str) -> TestCase:
+    """A test of a project run: its last attempt's testcase, the earlier ones as interim results, properties."""
+    testcase = testcase_for(case, case.get("name") or "test", classname)
+    earlier = case.get("earlier") or []
+    for attempt in earlier:
+        testcase.add_interim_result(interim_result(attempt, flaky=case.get("state") == "passed"))
+    properties = {"run_id": case.get("run_id"), "attempts": len(earlier) + 1}
+    properties |= {"flaky": "true"} if case.get("flaky") else {}
+    properties |= {"screenshot": case["screenshot_url"]} if case.get("screenshot_url") else {}
+    for name, value in properties.items():
+        testcase.add_property(name, clean(value))
+    if case.get("screenshot_url") and testcase.result:
+        testcase.result[0].text = clean(
+            f"{testcase.result[0].text or ''}\nscreenshot: {case['screenshot_url']}".strip()
+        )
+    return testcase
+
+
+def build_project_junit_xml(
+    suites: Iterable[Mapping[str, Any]], *, name: str, timestamp: datetime | None = None
+) -> str:
+    """JUnit XML of a project run: suites as [{name, cases: [case dicts, each with `earlier` attempts]}]."""
+    document = JUnitXml(clean(name))
+    for suite_data in suites:
+        suite = TestSuite(clean(suite_data["name"]))
+        for case in suite_data["cases"]:
+            suite.add_testcase(project_testcase(case, suite_data["name"]))
+        suite.update_statistics()
+        if timestamp is not None:
+            suite.timestamp = timestamp.replace(microsecond=0).isoformat()
+        document.add_testsuite(suite)
+    document.update_statistics()
+    return _written(document)
+
+
+def _written(document: JUnitXml) -> str:
+    buffer = io.BytesIO()
+    document.write(buffer, pretty=True)
+    return buffer.getvalue().decode("utf-8")
+
+
 def build_junit_xml(
     runs: Iterable[Any],
     *,
@@ -123,6 +180,4 @@ def build_junit_xml(
     document = JUnitXml(clean(suite_name))
     document.add_testsuite(suite)
     document.update_statistics()
-    buffer = io.BytesIO()
-    document.write(buffer, pretty=True)
-    return buffer.getvalue().decode("utf-8")
+    return _written(document)

@@ -1,14 +1,17 @@
-"""Tables the web-test service owns: projects, scripts, their runs, step results and screenshots."""
+"""Tables the web-test service owns: projects, scripts, their runs, step results and screenshots, project runs."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared import names
-from shared.db import OwnedColumns, make_base
+from shared.db import OwnedColumns, UTCDateTime, make_base, new_id, utcnow
 from shared.runs.kind import RunKind
 from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, target_reference
+from shared.runs.states import RunState
 
 Base = make_base()
 
@@ -46,8 +49,17 @@ class Script(OwnedColumns, Base):
 
 
 class Run(RunColumns, Base):
+    """A run of one script: on its own, or as a child of a ProjectRun (one row per test and attempt).
+
+    A child knows its place: the project run, the suite (index into ProjectRun.suites), the test's position
+    in it, and its attempt (1, then one more per retry). `flaky`: it passed after a failed attempt.
+    """
+
     __tablename__ = "web_runs"
-    __table_args__ = (active_run_index("uq_web_runs_active_script", "script_id"), idempotency_key_index("web_runs"))
+    __table_args__ = (
+        active_run_index("uq_web_runs_active_script", "script_id", standalone="project_run_id IS NULL"),
+        idempotency_key_index("web_runs"),
+    )
 
     script_id: Mapped[str | None] = target_reference("scripts")
     script_name: Mapped[str] = mapped_column(String(300), default="")
@@ -56,6 +68,13 @@ class Run(RunColumns, Base):
     progress_current: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    project_run_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("project_runs.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    suite_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    flaky: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     steps: Mapped[list[Step]] = relationship(
         back_populates="run", order_by="Step.seq", cascade="all, delete-orphan", passive_deletes=True
@@ -114,6 +133,28 @@ class Project(OwnedColumns, Base):
     suites: Mapped[list] = mapped_column(JSON, default=list)
 
 
+class ProjectRun(Base):
+    """One run of a project, or of one suite of it; its tests run as child Runs.
+
+    `suites` is what it runs, fixed at the start (after `suite` and `filter`): a list of
+    {name, parallel, persist_session, timeout_ms, tests: [{script_id, name}]}; `params` the request.
+    `state` follows the children (project_runs.py) and is stored once they are all finished.
+    """
+
+    __tablename__ = "project_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    project_id: Mapped[str | None] = target_reference("projects")
+    project_name: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(16), default=RunState.queued)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    suites: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 RUNS = RunKind(
     name="web",
     model=Run,
@@ -125,4 +166,5 @@ RUNS = RunKind(
     target_noun="script",
     cleanup_task=names.WEB_CLEANUP_OLD_RESULTS,
     reap_task=names.WEB_REAP_STUCK_RUNS,
+    standalone=Run.project_run_id.is_(None),
 )

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from shared import paths
 from shared.pagination import Page
@@ -74,14 +74,17 @@ class RunRequest(BaseModel):
     base_url: str | None = Field(default=None, max_length=2000)
     variables: dict[str, VariableValue] = Field(default_factory=dict, max_length=200)
 
-    @model_validator(mode="after")
-    def _check(self) -> RunRequest:
-        if self.base_url:
-            check_base_url(self.base_url)
-        for key in self.variables:
-            if not key or len(key) > 200:
-                raise ValueError("variables: names must be 1-200 characters")
-        return self
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value) if value else value
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, value: dict[str, VariableValue]) -> dict[str, VariableValue]:
+        if any(not key or len(key) > 200 for key in value):
+            raise ValueError("names must be 1-200 characters")
+        return value
 
 
 class StepRead(BaseModel):
@@ -304,3 +307,102 @@ class ConsoleEntry(BaseModel):
 
 class ConsoleLog(BaseModel):
     entries: list[ConsoleEntry]
+
+
+# --- project runs ---------------------------------------------------------------------------------
+
+
+class ProjectRunRequest(RunRequest):
+    """What to run of a project, and how: a run's overrides, plus suite, filter and retries."""
+
+    suite: str | None = Field(default=None, min_length=1, max_length=300, description="one suite, by name")
+    filter: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="a regex searched in test names (side-runner's)"
+    )
+    retries: int = Field(default=0, ge=0, le=5, description="re-runs of a failed or errored test, at once")
+
+
+class AttemptRead(BaseModel):
+    """One attempt at a test of a project run: a web run of its own (GET /runs/{run_id})."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    run_id: str
+    attempt: int
+    state: str
+    flaky: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: dict[str, Any] | None
+
+
+class ProjectTestRead(BaseModel):
+    """A test of a project run: its latest attempt decides; `flaky` when it passed after a failed one."""
+
+    script_id: str
+    name: str
+    latest: AttemptRead | None = Field(exclude=True)
+    attempts: list[AttemptRead]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def run_id(self) -> str | None:
+        return self.latest.run_id if self.latest else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> str | None:
+        return self.latest.state if self.latest else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def flaky(self) -> bool:
+        return bool(self.latest and self.latest.flaky)
+
+
+class ProjectSuiteRun(BaseModel):
+    name: str
+    parallel: bool
+    persist_session: bool
+    timeout_ms: int
+    state: str
+    tests: list[ProjectTestRead]
+
+
+class ProjectRunSummary(BaseModel):
+    """A project run as its project's history lists it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    owner: str
+    project_id: str | None
+    project_name: str
+    state: str = Field(examples=["failed"], description="queued, running, passed, failed, error or stopped")
+    params: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def project_run_id(self) -> str:
+        return self.id
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def junit_url(self) -> str:
+        return paths.project_run_junit(self.id)
+
+
+class ProjectRunList(Page):
+    items: list[ProjectRunSummary]
+
+
+class ProjectRunRead(ProjectRunSummary):
+    """A project run, live: its state (the worst test decides), counts per state, each suite with its tests."""
+
+    counts: dict[str, int] = Field(description="tests per latest state, and how many of them are flaky")
+    total: int
+    started_at: datetime | None
+    suites: list[ProjectSuiteRun]

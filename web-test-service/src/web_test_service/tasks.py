@@ -9,6 +9,7 @@ from celery import shared_task
 from shared import names
 from shared.app_factory import resources
 from shared.runs.tasks import define_system_tasks
+from web_test_service import lanes
 from web_test_service.execution import BrowserUnavailable, execute_run
 from web_test_service.models import RUNS
 from web_test_service.runner.driver import make_driver, sweep_orphaned_browsers
@@ -35,6 +36,28 @@ def run_script(self, run_id: str) -> dict:
         countdown = settings.browser_start_backoff_s * 2**self.request.retries
         raise self.retry(exc=exc, countdown=countdown) from None
     return {"run_id": run_id, "state": outcome.state, "skipped": outcome.skipped_reason}
+
+
+@shared_task(name=names.WEB_RUN_LANE, bind=True, max_retries=None)
+def run_lane(self, project_run_id: str, suite_index: int, positions: list[int]) -> dict:
+    """Execute tests of a project run in order (project_runs.py: lanes); retried like run_script."""
+    app = resources()
+    settings = app.settings
+    try:
+        states = lanes.run_lane(
+            project_run_id,
+            suite_index,
+            positions,
+            sessions=app.sessions,
+            redis=app.redis,
+            driver_factory=lambda: make_driver(settings),
+            task_id=self.request.id,
+            is_last_attempt=self.request.retries >= settings.browser_start_retries,
+        )
+    except BrowserUnavailable as exc:
+        countdown = settings.browser_start_backoff_s * 2**self.request.retries
+        raise self.retry(exc=exc, countdown=countdown) from None
+    return {"project_run_id": project_run_id, "suite_index": suite_index, "states": states}
 
 
 def sweep_browsers_of_dead_children(**_kwargs) -> None:

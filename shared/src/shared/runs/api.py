@@ -26,10 +26,13 @@ from shared.runs.stop import request_stop
 STOP_GRACE_S = 3.0
 
 
-def active_run(session: Session, kind: RunKind, target_id: str):
-    """The queued or running run of a script or scenario, if any."""
+def active_run(session: Session, kind: RunKind, target_id: str, *, standalone: bool = True):
+    """The queued or running run of a script or scenario, if any; standalone=False: any of its runs
+    (a project run's children too, see RunKind.standalone)."""
     model = kind.model
     query = select(model).where(kind.target_column == target_id, model.state.in_([s.value for s in ACTIVE_STATES]))
+    if standalone and kind.standalone is not None:
+        query = query.where(kind.standalone)
     return session.execute(query).scalars().first()
 
 
@@ -51,7 +54,7 @@ def get_readable_run(session: Session, kind: RunKind, user: User, run_id: str):
 def delete_target(session: Session, kind: RunKind, user: User, target_id: str) -> None:
     """Delete a script or scenario; 409 while it has an active run (stop it first). Its runs stay in history."""
     target = load_owned(session, kind.target_model, target_id, user, kind.target_noun, write=True)
-    if active_run(session, kind, target.id) is not None:
+    if active_run(session, kind, target.id, standalone=False) is not None:
         raise Conflict(f"the {kind.target_noun} has an active run; stop it first")
     session.delete(target)
     session.commit()

@@ -24,6 +24,9 @@ class RunKind:
     target_noun: str  # "script" or "scenario", for messages
     cleanup_task: str  # the system jobs' tasks (shared/runs/tasks.py)
     reap_task: str
+    # Which runs are "the" active run of a target (at most one; starting another is a 409): None, all of them.
+    # Web runs that are children of a project run are not: a project may run while its scripts run alone.
+    standalone: Any = None
 
     @property
     def target_deleted(self) -> dict[str, str]:

@@ -31,9 +31,13 @@ def task_time_limits(time_limit_s: float) -> dict[str, float]:
     return {"soft_time_limit": time_limit_s + SOFT_LIMIT_MARGIN_S, "time_limit": time_limit_s + HARD_LIMIT_MARGIN_S}
 
 
-def active_run_index(name: str, target_column: str) -> Index:
-    """At most one queued or running run per target, enforced by the database."""
-    return Index(name, target_column, unique=True, sqlite_where=ACTIVE_RUN_WHERE, postgresql_where=ACTIVE_RUN_WHERE)
+def active_run_index(name: str, target_column: str, standalone: str | None = None) -> Index:
+    """At most one queued or running run per target, enforced by the database.
+
+    standalone: the SQL condition of the runs this applies to (RunKind.standalone), e.g. not a project's child.
+    """
+    where = text(f"{ACTIVE_RUN_WHERE.text} AND {standalone}") if standalone else ACTIVE_RUN_WHERE
+    return Index(name, target_column, unique=True, sqlite_where=where, postgresql_where=where)
 
 
 def idempotency_key_index(table: str) -> Index:

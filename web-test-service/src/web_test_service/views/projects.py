@@ -1,4 +1,4 @@
-"""/projects: import a Selenium IDE .side as a project, list, read, re-import, delete."""
+"""/projects: import a Selenium IDE .side as a project, list, read, re-import, delete; run it, its run history."""
 
 from __future__ import annotations
 
@@ -12,8 +12,16 @@ from shared.errors import BadRequest
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.responses import respond
-from web_test_service import projects
-from web_test_service.schemas import ProjectDetail, ProjectImport, ProjectList, ProjectRead
+from web_test_service import project_runs, projects
+from web_test_service.schemas import (
+    ProjectDetail,
+    ProjectImport,
+    ProjectList,
+    ProjectRead,
+    ProjectRunList,
+    ProjectRunRead,
+    ProjectRunRequest,
+)
 
 bp = Blueprint("projects", __name__)
 SIDE_BODY = {"type": "object", "description": "a Selenium IDE .side project (JSON body or multipart `file`)"}
@@ -94,3 +102,34 @@ def delete_project(project_id: str):
     """Delete a project."""
     projects.delete_project(session=current_session(), user=current_user(), project_id=project_id)
     return "", 204
+
+
+@bp.post("/<project_id>/run")
+@require_role("tester")
+@document(
+    "Run the project (or one `suite`, or the tests `filter` matches): 202 with the project run and a child run "
+    "per test. Suites run side by side, a suite's tests in order (all at once if `parallel`).",
+    body=ProjectRunRequest,
+    response=ProjectRunRead,
+    status=202,
+)
+def run_project(project_id: str):
+    """Start a project run."""
+    session, user = current_session(), current_user()
+    project = projects.get_project(session=session, user=user, project_id=project_id, write=True)
+    run_request = ProjectRunRequest.model_validate(json_object(optional=True))
+    scripts = projects.project_scripts(session, project.id)
+    started = project_runs.start_project_run(
+        session=session, celery=resources().celery, project=project, scripts=scripts, request=run_request
+    )
+    return respond(ProjectRunRead, project_runs.project_run_detail(session, started), 202)
+
+
+@bp.get("/<project_id>/runs")
+@require_role("viewer")
+@document("The project's runs, newest first.", response=ProjectRunList, query=PAGE_QUERY)
+def list_project_runs(project_id: str):
+    """Project run history."""
+    session, user = current_session(), current_user()
+    project = projects.get_project(session=session, user=user, project_id=project_id)
+    return respond(ProjectRunList, project_runs.history(session, project_runs.project_runs_query(user, project.id)))

@@ -1,0 +1,112 @@
+"""Lanes, the worker side of a project run: run tests in order, retry a failed one at once, share a session.
+
+A lane is the tests of one sequential suite, or one test of a parallel suite (project_runs.py). Each test is
+a child run executed by execute_run like any run; a failed or errored one gets its next attempt (a new run
+row, so every attempt stays visible) right after it, up to the project run's `retries`. A redelivered lane
+goes on where the last one stopped: finished attempts are not run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from redis import Redis
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import new_id
+from shared.runs.states import ACTIVE_STATES, RunState
+from web_test_service.execution import execute_run
+from web_test_service.models import ProjectRun, Run
+from web_test_service.project_runs import UNRUNNABLE, refresh_state
+from web_test_service.runner.persistent_session import PersistentSession
+
+RETRIED_STATES = (RunState.failed, RunState.error)
+
+
+def run_lane(
+    project_run_id: str,
+    suite_index: int,
+    positions: list[int],
+    *,
+    sessions: sessionmaker,
+    redis: Redis,
+    driver_factory: Callable,
+    task_id: str,
+    is_last_attempt: bool = True,
+) -> list[str]:
+    """Run the lane's tests in order, each to its last attempt; return each test's final state.
+
+    A persistSession suite's tests share one browser, closed when the lane ends however it ends.
+    BrowserUnavailable (the browser cannot start yet) propagates with the test requeued, for the task to retry.
+    """
+    with sessions() as session:
+        project_run = session.get(ProjectRun, project_run_id)
+        if project_run is None:  # deleted by the retention cleanup meanwhile
+            return []
+        suite, retries = project_run.suites[suite_index], int(project_run.params.get("retries") or 0)
+    persistent = PersistentSession(driver_factory) if suite["persist_session"] else None
+    states = []
+    try:
+        for position in positions:
+            place = (project_run_id, suite_index, position)
+            states.append(
+                _run_test(place, retries, sessions, redis, persistent or driver_factory, task_id, is_last_attempt)
+            )
+    finally:
+        if persistent is not None:
+            persistent.close()
+        with sessions() as session:
+            project_run = session.get(ProjectRun, project_run_id)
+            if project_run is not None:
+                refresh_state(session, project_run)
+    return states
+
+
+def _run_test(place, retries, sessions, redis, driver_factory, task_id, is_last_attempt) -> str:
+    """Execute the test's pending attempt, then its retries while it fails; its final state."""
+    while True:
+        with sessions() as session:
+            run = latest_attempt(session, *place)
+        if run is None:
+            return "skipped"
+        if run.state in ACTIVE_STATES:
+            execute_run(
+                run.id, sessions=sessions, redis=redis, driver_factory=driver_factory, is_last_attempt=is_last_attempt
+            )
+        with sessions() as session:
+            state = next_attempt(session, run.id, retries, task_id)
+        if state is not None:
+            return state
+
+
+def latest_attempt(session: Session, project_run_id: str, suite_index: int, position: int) -> Run | None:
+    query = select(Run).where(
+        Run.project_run_id == project_run_id, Run.suite_index == suite_index, Run.position == position
+    )
+    return session.execute(query.order_by(Run.attempt.desc()).limit(1)).scalar_one_or_none()
+
+
+def next_attempt(session: Session, run_id: str, retries: int, task_id: str) -> str | None:
+    """After an attempt: insert the next one (None: run it) while it failed and may retry; else its final state.
+
+    A pass after a failed attempt is marked flaky. No retry once the project run is being stopped, and none
+    for a test that cannot run (it would fail the same way).
+    """
+    run = session.get(Run, run_id)
+    if run is None:
+        return "skipped"
+    if run.state == RunState.passed and run.attempt > 1:
+        session.execute(update(Run).where(Run.id == run.id).values(flaky=True))
+        session.commit()
+    project_run = session.get(ProjectRun, run.project_run_id)
+    retryable = run.state in RETRIED_STATES and (run.error or {}).get("code") != UNRUNNABLE
+    if not retryable or run.attempt > retries or project_run is None or project_run.stop_requested_at is not None:
+        return run.state
+    fields = ("owner", "script_id", "script_name", "priority", "time_limit_s", "base_url", "variables")
+    fields += ("progress_total", "project_run_id", "suite_index", "position")
+    retry = Run(id=new_id(), **{f: getattr(run, f) for f in fields}, attempt=run.attempt + 1, attempts=0)
+    retry.state, retry.task_id = RunState.queued, task_id
+    session.add(retry)
+    session.commit()
+    return None

@@ -1,0 +1,138 @@
+"""Project runs through the API, no worker: what a start selects and refuses, unrunnable tests, stop, history."""
+
+from __future__ import annotations
+
+import pytest
+from junitparser import Error, JUnitXml
+
+pytestmark = pytest.mark.timeout(60)
+API = "/api/v1/web-test"
+
+
+def side_test(test_id, name, commands):
+    return {"id": test_id, "name": name, "commands": [
+        {"id": f"{test_id}-{i}", "command": c, "target": t, "targets": [], "value": v}
+        for i, (c, t, v) in enumerate(commands)
+    ]}  # fmt: skip
+
+
+def shop():
+    tests = [
+        side_test("t1", "login works", [("open", "/login.html", "")]),
+        side_test("t2", "login fails", [("open", "/login.html", "")]),
+        side_test("t3", "cart", [("open", "/cart.html", ""), ("customClick", "id=buy", "")]),
+    ]
+    suites = [
+        {"id": "s1", "name": "smoke", "persistSession": True, "parallel": False, "timeout": 60, "tests": ["t1", "t2"]},
+        {"id": "s2", "name": "nightly", "persistSession": False, "parallel": True, "timeout": 30000,
+         "tests": ["t3", "t1"]},
+    ]  # fmt: skip
+    return {"id": "p", "version": "3.0", "name": "shop", "url": "http://127.0.0.1:1", "tests": tests, "suites": suites}
+
+
+@pytest.fixture()
+def project(client, auth_header):
+    created = client.post(f"{API}/projects", json=shop(), headers=auth_header("tester", "alice"))
+    assert created.status_code == 201, created.json
+    return created.json
+
+
+def start(client, headers, project_id, body=None):
+    return client.post(f"{API}/projects/{project_id}/run", json=body or {}, headers=headers)
+
+
+def test_a_start_has_a_child_run_per_test_and_settles_an_unrunnable_one_at_once(client, auth_header, project):
+    alice = auth_header("tester", "alice")
+    started = start(client, alice, project["project"]["id"], {"base_url": "http://127.0.0.1:2", "retries": 2})
+    assert started.status_code == 202, started.json
+    run = started.json
+    assert run["id"] == run["project_run_id"] and run["state"] == "running" and run["total"] == 4
+    assert run["params"]["retries"] == 2 and run["params"]["base_url"] == "http://127.0.0.1:2"
+    assert [(s["name"], [t["name"] for t in s["tests"]]) for s in run["suites"]] == [
+        ("smoke", ["login works", "login fails"]), ("nightly", ["cart", "login works"])
+    ]  # fmt: skip
+    cart = run["suites"][1]["tests"][0]
+    assert cart["state"] == "error" and len(cart["attempts"]) == 1  # never retried: it would fail the same way
+    error = cart["attempts"][0]["error"]
+    assert error["code"] == "unrunnable" and "customClick" in error["message"]
+    assert cart["attempts"][0]["started_at"] is None  # no browser started for it
+    assert run["counts"] == {"queued": 3, "running": 0, "passed": 0, "failed": 0, "error": 1, "stopped": 0,
+                                  "flaky": 0}  # fmt: skip
+    child = client.get(f"{API}/runs/{run['suites'][0]['tests'][0]['run_id']}", headers=alice).json
+    assert child["base_url"] == "http://127.0.0.1:2" and child["state"] == "queued"
+    xml = client.get(f"{API}/project-runs/{run['id']}/junit.xml", headers=alice)
+    suites = list(JUnitXml.fromstring(xml.data))
+    assert [(s.name, s.tests) for s in suites] == [("smoke", 2), ("nightly", 2)]
+    errors = [case for case in suites[1] if any(isinstance(r, Error) for r in case.result)]
+    assert [case.name for case in errors] == ["cart"] and "customClick" in errors[0].result[0].message
+
+
+def test_suite_and_filter_select_tests(client, auth_header, project):
+    alice, project_id = auth_header("tester", "alice"), project["project"]["id"]
+    smoke = start(client, alice, project_id, {"suite": "smoke"}).json
+    assert [s["name"] for s in smoke["suites"]] == ["smoke"] and smoke["total"] == 2
+    filtered = start(client, alice, project_id, {"filter": "^login w"}).json
+    assert [(s["name"], [t["name"] for t in s["tests"]]) for s in filtered["suites"]] == [
+        ("smoke", ["login works"]), ("nightly", ["login works"])
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"suite": "nope"}, "suite"),
+        ({"filter": "("}, "filter"),
+        ({"filter": "^nothing$"}, "filter"),
+        ({"retries": 6}, "retries"),
+        ({"retries": "1"}, "retries"),
+        ({"priority": 10}, "priority"),
+        ({"base_url": "file:///etc/passwd"}, "base_url"),
+        ({"variables": {"": 1}}, "variables"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
+def test_a_bad_start_is_a_422_naming_the_field(client, auth_header, project, body, field):
+    resp = start(client, auth_header("tester", "alice"), project["project"]["id"], body)
+    assert resp.status_code == 422, resp.json
+    assert field in resp.json["error"]["message"], resp.json
+
+
+def test_a_backtracking_filter_is_refused_not_run_forever(client, auth_header):
+    alice = auth_header("tester", "alice")
+    side = shop()
+    side["tests"][0]["name"] = "a" * 60 + "!"
+    project_id = client.post(f"{API}/projects", json=side, headers=alice).json["project"]["id"]
+    resp = start(client, alice, project_id, {"filter": "(a|aa)+$"})  # exponential in a backtracking engine
+    assert resp.status_code == 422 and resp.json["error"]["details"][0]["field"] == "filter", resp.json
+    assert "took more than" in resp.json["error"]["message"]
+
+
+def test_stop_settles_every_queued_child_and_history_lists_the_run(client, auth_header, project):
+    alice, bob = auth_header("tester", "alice"), auth_header("tester", "bob")
+    project_id = project["project"]["id"]
+    run = start(client, alice, project_id).json
+    assert client.post(f"{API}/project-runs/{run['id']}/stop", headers=bob).status_code == 404
+    assert client.post(f"{API}/project-runs/{run['id']}/stop", headers=auth_header("viewer")).status_code == 403
+    stopped = client.post(f"{API}/project-runs/{run['id']}/stop", headers=alice)
+    assert stopped.status_code == 202 and stopped.json["state"] == "error", stopped.json  # the unrunnable test
+    assert stopped.json["counts"]["stopped"] == 3 and stopped.json["finished_at"] is not None
+    assert client.get(f"{API}/project-runs/{run['id']}", headers=alice).json["state"] == "error"
+    smoke = start(client, alice, project_id, {"suite": "smoke"}).json
+    assert client.post(f"{API}/project-runs/{smoke['id']}/stop", headers=alice).json["state"] == "stopped"
+    history = client.get(f"{API}/projects/{project_id}/runs", headers=alice).json
+    assert [(item["id"], item["state"]) for item in history["items"]] == [
+        (smoke["id"], "stopped"), (run["id"], "error")
+    ]  # fmt: skip
+    assert history["total"] == 2
+    assert history["items"][0]["junit_url"].endswith(f"/project-runs/{smoke['id']}/junit.xml")
+    assert client.get(f"{API}/projects/{project_id}/runs", headers=bob).status_code == 404
+    assert client.get(f"{API}/project-runs/{run['id']}", headers=bob).status_code == 404
+
+
+def test_a_project_run_does_not_block_a_run_of_its_scripts(client, auth_header, project):
+    alice = auth_header("tester", "alice")
+    start(client, alice, project["project"]["id"])
+    login = project["scripts"][0]["id"]
+    assert client.post(f"{API}/scripts/{login}/run", headers=alice).status_code == 202
+    assert client.post(f"{API}/scripts/{login}/run", headers=alice).status_code == 409  # one standalone run at a time
+    assert client.delete(f"{API}/projects/{project['project']['id']}", headers=alice).status_code == 409
