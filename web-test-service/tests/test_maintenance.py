@@ -17,7 +17,8 @@ from shared.runs.model import task_time_limits
 from shared.runs.reaper import reap_stuck_runs
 from shared.runs.retention import delete_runs_older_than
 from shared.runs.states import RunState
-from web_test_service.models import FINAL_SCREENSHOT, RUNS, Run, Screenshot, Script, Step
+from web_test_service.models import FINAL_SCREENSHOT, RUNS, ProjectRun, Run, Screenshot, Script, Step
+from web_test_service.project_runs import delete_emptied_project_runs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -68,6 +69,21 @@ def test_cleanup_deletes_a_runs_final_screenshot_with_it(session):
     assert counts == {"runs": 1, "web_steps": 1, "web_screenshots": 2}  # its step's and its final screenshot
     left = session.query(Screenshot.run_id, Screenshot.kind).order_by(Screenshot.id).all()
     assert left == [(young.id, "step"), (young.id, FINAL_SCREENSHOT)]
+
+
+def test_cleanup_deletes_a_project_run_once_its_children_are_gone(session):
+    script = Script(owner="alice", name="s", base_url="", commands=[], timeout_ms=1000, suites=[])
+    old, young = (ProjectRun(owner="alice", project_name="p", created_at=utcnow() - timedelta(days=d)) for d in (40, 1))
+    kept_by_child = ProjectRun(owner="alice", project_name="p", created_at=utcnow() - timedelta(days=40))
+    session.add_all([script, old, young, kept_by_child])
+    session.commit()
+    add_run(session, script, age_days=40, project_run_id=old.id)
+    add_run(session, script, age_days=20, project_run_id=kept_by_child.id)  # a retry days later, still young
+    cutoff = utcnow() - timedelta(days=30)
+    assert delete_runs_older_than(session, RUNS, cutoff)["runs"] == 1
+    assert delete_emptied_project_runs(session, cutoff) == {"project_runs": 1}
+    assert {p.id for p in session.query(ProjectRun)} == {young.id, kept_by_child.id}
+    assert delete_emptied_project_runs(session, cutoff) == {"project_runs": 0}
 
 
 def reap(session, redis, celery):
@@ -124,3 +140,23 @@ def test_reaper_requeues_once_then_settles(session, settings):
     session.get(Run, queued_lost.id).created_at = stale
     session.commit()
     assert reap(session, redis, celery) == {"requeued": 0, "settled": 0}
+
+
+def test_reaper_leaves_a_lanes_waiting_children_alone_while_the_lane_is_in_the_broker(session, settings):
+    redis = redis_from_url(settings.redis_url)
+    celery = make_celery("reaper-test", settings)
+    script = Script(owner="alice", name="s", base_url="", commands=[], timeout_ms=1000, suites=[])
+    project_run = ProjectRun(owner="alice", project_name="p")
+    session.add_all([script, project_run])
+    session.commit()
+    stale = utcnow() - timedelta(minutes=10)
+    for position in range(2):  # the second waits behind the first, in the lane's one message
+        session.add(Run(owner="alice", script_id=script.id, script_name="s", state=RunState.queued, priority=5,
+                        attempts=0, base_url="", variables={}, created_at=stale, task_id="the-lane",
+                        project_run_id=project_run.id, suite_index=0, position=position))  # fmt: skip
+    session.commit()
+    celery.send_task(names.WEB_RUN_LANE, args=[project_run.id, 0, [0, 1]], task_id="the-lane")
+    assert reap(session, redis, celery) == {"requeued": 0, "settled": 0}
+    for key in priority_queue_keys(names.WEB_QUEUE):  # the lane's message lost: each child is sent on its own
+        redis.delete(key)
+    assert reap(session, redis, celery) == {"requeued": 2, "settled": 0}

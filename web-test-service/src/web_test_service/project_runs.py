@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import regex
 from celery import Celery
 from redis import Redis
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, load_only, selectinload
 
 from shared import names, paths
@@ -393,3 +394,15 @@ def _children_settle(session: Session, project_run_id: str, timeout_s: float) ->
             return False
         time.sleep(0.1)
     return True
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def delete_emptied_project_runs(session: Session, cutoff: datetime) -> dict[str, int]:
+    """After the retention cleanup deleted old runs: delete the project runs from before cutoff left without any."""
+    has_child = select(Run.id).where(Run.project_run_id == ProjectRun.id).exists()
+    emptied = delete(ProjectRun).where(ProjectRun.created_at < cutoff, ~has_child)
+    deleted = rows_changed(session, emptied)
+    session.commit()
+    return {"project_runs": deleted}

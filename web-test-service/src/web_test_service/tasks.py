@@ -9,14 +9,16 @@ from celery import shared_task
 from shared import names
 from shared.app_factory import resources
 from shared.runs.tasks import define_system_tasks
-from web_test_service import lanes
+from web_test_service import lanes, project_runs
 from web_test_service.execution import BrowserUnavailable, execute_run
 from web_test_service.models import RUNS
 from web_test_service.runner.driver import make_driver, sweep_orphaned_browsers
 
 log = logging.getLogger(__name__)
 
-ping, cleanup_old_results, reap_stuck_runs = define_system_tasks(RUNS, before_reap=sweep_orphaned_browsers)
+ping, cleanup_old_results, reap_stuck_runs = define_system_tasks(
+    RUNS, before_reap=sweep_orphaned_browsers, after_cleanup=project_runs.delete_emptied_project_runs
+)
 
 
 @shared_task(name=names.WEB_RUN_SCRIPT, bind=True, max_retries=None)

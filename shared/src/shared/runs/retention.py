@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from celery import Celery
@@ -37,10 +38,19 @@ def delete_runs_older_than(session: Session, kind: RunKind, cutoff: datetime) ->
     return counts
 
 
-def cleanup_old_results(sessions: sessionmaker, celery: Celery, kind: RunKind, service: str, days: int) -> dict:
+# What a service deletes after its runs (e.g. project runs left without children): (session, cutoff) -> counts.
+AfterCleanup = Callable[[Session, datetime], dict[str, int]]
+
+
+def cleanup_old_results(
+    sessions: sessionmaker, celery: Celery, kind: RunKind, service: str, days: int, after: AfterCleanup | None = None
+) -> dict:
     """The cleanup job of one service: delete its old runs (idempotent) and report the counts."""
+    cutoff = utcnow() - timedelta(days=days)
     with sessions() as session:
-        counts = delete_runs_older_than(session, kind, utcnow() - timedelta(days=days))
+        counts = delete_runs_older_than(session, kind, cutoff)
+        if after is not None:
+            counts |= after(session, cutoff)
     outcome = {"retention_days": days, "deleted": counts}
     log.info("%s: %s", names.JOB_CLEANUP_OLD_RESULTS, outcome)
     report_job(celery, service, names.JOB_CLEANUP_OLD_RESULTS, outcome)

@@ -10,9 +10,12 @@ from shared import names
 from shared.app_factory import resources
 from shared.runs import reaper, retention
 from shared.runs.kind import RunKind
+from shared.runs.retention import AfterCleanup
 
 
-def define_system_tasks(kind: RunKind, before_reap: Callable[[], object] | None = None) -> tuple:
+def define_system_tasks(
+    kind: RunKind, before_reap: Callable[[], object] | None = None, after_cleanup: AfterCleanup | None = None
+) -> tuple:
     """Register the kind's ping, cleanup and reap tasks (names from shared/names.py); return them."""
 
     @shared_task(name=names.PING_TASK[kind.queue], bind=True, ignore_result=False)
@@ -25,7 +28,8 @@ def define_system_tasks(kind: RunKind, before_reap: Callable[[], object] | None 
         """Delete this service's finished runs (and child rows) older than the retention; idempotent."""
         app = resources()
         days = retention_days or app.settings.result_retention_days
-        return retention.cleanup_old_results(app.sessions, app.celery, kind, app.settings.service_name, days)
+        service = app.settings.service_name
+        return retention.cleanup_old_results(app.sessions, app.celery, kind, service, days, after_cleanup)
 
     @shared_task(name=kind.reap_task)
     def reap_stuck_runs(heartbeat_timeout_s: int = 30) -> dict:
