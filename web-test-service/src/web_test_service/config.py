@@ -6,7 +6,7 @@ from functools import cached_property, lru_cache
 
 from pydantic import Field
 
-from shared.config import BaseServiceSettings
+from shared.config import HARD_LIMIT_MARGIN_S, VISIBILITY_MARGIN_S, BaseServiceSettings
 from shared.host_policy import HostPolicy, internal_endpoints
 
 
@@ -27,6 +27,12 @@ class WebTestSettings(BaseServiceSettings):
     # loopback, link-local and metadata addresses, which must be named; the platform's own endpoints never
     # (shared/src/shared/host_policy.py). Enforced by a proxy in front of every browser (runner/proxy.py).
     web_allowed_hosts: str = "*"
+
+    @property
+    def lane_budget_s(self) -> int:
+        """How long one lane task of a project run may go on before it hands its remaining tests to a new task:
+        a task must end (hard limit included) before the broker's visibility timeout would deliver it twice."""
+        return self.broker_visibility_timeout_s - VISIBILITY_MARGIN_S - HARD_LIMIT_MARGIN_S
 
     @cached_property
     def host_policy(self) -> HostPolicy:

@@ -49,7 +49,9 @@ def execute_run(
         if run.project_run_id and project_run_stopping(object_session(run), run.project_run_id):
             raise Refuse(RunState.stopped)  # a retry inserted while the project run was being stopped
         run.progress_current = 0
-        script_data = {"commands": script.commands, "timeout_ms": script.timeout_ms, "name": script.name}
+        # A project run's test has its suite's timeout (time_limit_s); a script run its own.
+        timeout_ms = run.time_limit_s * 1000 if run.project_run_id else script.timeout_ms
+        script_data = {"commands": script.commands, "timeout_ms": timeout_ms, "name": script.name}
         resolve = resolve_in_project(sessions=sessions, owner=script.owner, project_id=script.project_id)
         return ClaimedScript(script_data, run.base_url or None, dict(run.variables or {}), resolve)
 

@@ -8,12 +8,15 @@ goes on where the last one stopped: finished attempts are not run again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.config import SOFT_LIMIT_MARGIN_S
 from shared.db import new_id
 from shared.runs.states import ACTIVE_STATES, RunState
 from web_test_service.execution import execute_run
@@ -24,60 +27,68 @@ from web_test_service.runner.persistent_session import PersistentSession
 RETRIED_STATES = (RunState.failed, RunState.error)
 
 
-def run_lane(
-    project_run_id: str,
-    suite_index: int,
-    positions: list[int],
-    *,
-    sessions: sessionmaker,
-    redis: Redis,
-    driver_factory: Callable,
-    task_id: str,
-    is_last_attempt: bool = True,
-) -> list[str]:
+@dataclass
+class LaneWorker:
+    """What a lane task runs its tests with: the worker's resources, its task id, and its time budget.
+
+    budget_s bounds the task (lane_budget_s): before an attempt that might not finish within it, the lane
+    hands its remaining tests over to a new task (hand_over) and ends. Its first attempt always runs.
+    """
+
+    sessions: sessionmaker
+    redis: Redis
+    driver_factory: Callable
+    task_id: str
+    is_last_attempt: bool = True
+    budget_s: float = float("inf")
+    hand_over: Callable[[list[int]], None] | None = None
+
+
+def run_lane(project_run_id: str, suite_index: int, positions: list[int], worker: LaneWorker) -> list[str]:
     """Run the lane's tests in order, each to its last attempt; return each test's final state.
 
     A persistSession suite's tests share one browser, closed when the lane ends however it ends.
     BrowserUnavailable (the browser cannot start yet) propagates with the test requeued, for the task to retry.
     """
-    with sessions() as session:
+    with worker.sessions() as session:
         project_run = session.get(ProjectRun, project_run_id)
         if project_run is None:  # deleted by the retention cleanup meanwhile
             return []
         suite, retries = project_run.suites[suite_index], int(project_run.params.get("retries") or 0)
-    persistent = PersistentSession(driver_factory) if suite["persist_session"] else None
-    states = []
+    attempt_s = -(-suite["timeout_ms"] // 1000) + SOFT_LIMIT_MARGIN_S  # the longest one attempt may take
+    deadline = time.monotonic() + worker.budget_s
+    persistent = PersistentSession(worker.driver_factory) if suite["persist_session"] else None
+    factory = persistent or worker.driver_factory
+    states: list[str] = []
+    first = True
     try:
-        for position in positions:
+        for index, position in enumerate(positions):
             place = (project_run_id, suite_index, position)
-            states.append(
-                _run_test(place, retries, sessions, redis, persistent or driver_factory, task_id, is_last_attempt)
-            )
+            while True:  # the test's pending attempt, then its retries while it fails
+                with worker.sessions() as session:
+                    run = latest_attempt(session, *place)
+                if run is None:
+                    break
+                if run.state in ACTIVE_STATES:
+                    if not first and time.monotonic() + attempt_s > deadline and worker.hand_over is not None:
+                        worker.hand_over(positions[index:])
+                        return states
+                    first = False
+                    execute_run(run.id, sessions=worker.sessions, redis=worker.redis, driver_factory=factory,
+                                is_last_attempt=worker.is_last_attempt)  # fmt: skip
+                with worker.sessions() as session:
+                    final = next_attempt(session, run.id, retries, worker.task_id)
+                if final is not None:
+                    states.append(final)
+                    break
     finally:
         if persistent is not None:
             persistent.close()
-        with sessions() as session:
+        with worker.sessions() as session:
             project_run = session.get(ProjectRun, project_run_id)
             if project_run is not None:
                 refresh_state(session, project_run)
     return states
-
-
-def _run_test(place, retries, sessions, redis, driver_factory, task_id, is_last_attempt) -> str:
-    """Execute the test's pending attempt, then its retries while it fails; its final state."""
-    while True:
-        with sessions() as session:
-            run = latest_attempt(session, *place)
-        if run is None:
-            return "skipped"
-        if run.state in ACTIVE_STATES:
-            execute_run(
-                run.id, sessions=sessions, redis=redis, driver_factory=driver_factory, is_last_attempt=is_last_attempt
-            )
-        with sessions() as session:
-            state = next_attempt(session, run.id, retries, task_id)
-        if state is not None:
-            return state
 
 
 def latest_attempt(session: Session, project_run_id: str, suite_index: int, position: int) -> Run | None:

@@ -19,10 +19,11 @@ import regex
 from celery import Celery
 from redis import Redis
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, load_only, selectinload
+from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
 from shared import names, paths
 from shared.auth import User, load_owned, owner_filter
+from shared.config import SOFT_LIMIT_MARGIN_S
 from shared.db import new_id, rows_changed, utcnow
 from shared.errors import ServiceUnavailable, Unprocessable
 from shared.pagination import page_args
@@ -102,18 +103,54 @@ class Lane:
     time_limit_s: int
 
 
-def lanes_of(suites: list[dict[str, Any]], retries: int) -> list[Lane]:
-    """A lane per sequential suite, one per test of a parallel suite; its limit covers every attempt."""
+def lanes_of(suites: list[dict[str, Any]], retries: int, budget_s: int) -> list[Lane]:
+    """A lane per sequential suite, one per test of a parallel suite.
+
+    Its time limit covers every attempt of its tests, up to the lane budget (a lane that would go on longer
+    hands the rest of its tests to a new task: lanes.py).
+    """
     lanes = []
     for index, suite in enumerate(suites):
-        per_test_s = -(-suite["timeout_ms"] // 1000) * (retries + 1)
-        groups = [[p] for p in range(len(suite["tests"]))] if suite["parallel"] else [list(range(len(suite["tests"])))]
-        lanes += [Lane(index, group, uuid.uuid4().hex, per_test_s * len(group)) for group in groups]
+        positions = list(range(len(suite["tests"])))
+        groups = [[position] for position in positions] if suite["parallel"] else [positions]
+        lanes += [new_lane(index, group, suite, retries, budget_s) for group in groups]
     return lanes
 
 
+def new_lane(suite_index: int, positions: list[int], suite: dict[str, Any], retries: int, budget_s: int) -> Lane:
+    """A lane of the suite's tests at positions, with a fresh task id and a limit for all their attempts."""
+    per_test_s = (-(-suite["timeout_ms"] // 1000) + SOFT_LIMIT_MARGIN_S) * (retries + 1)
+    return Lane(suite_index, positions, uuid.uuid4().hex, min(per_test_s * len(positions), budget_s))
+
+
+def continue_lane(
+    sessions: sessionmaker, celery: Celery, project_run_id: str, suite_index: int, positions: list[int], budget_s: int
+) -> None:
+    """Send the rest of a lane (its tests at positions, in order) as a new task; its waiting children follow it.
+
+    The children's task id changes before the message is sent: if sending fails, the reaper finds them
+    without a message and sends each on its own.
+    """
+    with sessions() as session:
+        project_run = session.get(ProjectRun, project_run_id)
+        if project_run is None:
+            return
+        suite, retries = project_run.suites[suite_index], int(project_run.params.get("retries") or 0)
+        lane = new_lane(suite_index, positions, suite, retries, budget_s)
+        rest = (Run.project_run_id == project_run_id, Run.suite_index == suite_index, Run.position.in_(positions))
+        session.execute(update(Run).where(*rest, Run.state == RunState.queued).values(task_id=lane.task_id))
+        session.commit()
+        _send_lane(celery, project_run, lane, int(project_run.params.get("priority", 5)))
+
+
 def start_project_run(
-    *, session: Session, celery: Celery, project: Project, scripts: list[Script], request: ProjectRunRequest
+    *,
+    session: Session,
+    celery: Celery,
+    project: Project,
+    scripts: list[Script],
+    request: ProjectRunRequest,
+    lane_budget_s: int,
 ) -> ProjectRun:
     """Insert the project run and a child run per selected test (one transaction), then send its lanes.
 
@@ -131,7 +168,7 @@ def start_project_run(
         params=request.model_dump(),
         suites=suites,
     )
-    lanes = lanes_of(suites, request.retries)
+    lanes = lanes_of(suites, request.retries, lane_budget_s)
     task_of = {(lane.suite_index, p): lane.task_id for lane in lanes for p in lane.positions}
     children = [
         _child(project_run, by_id[test["script_id"]], request, suite, index, position, task_of[index, position])

@@ -45,17 +45,19 @@ def run_lane(self, project_run_id: str, suite_index: int, positions: list[int]) 
     """Execute tests of a project run in order (project_runs.py: lanes); retried like run_script."""
     app = resources()
     settings = app.settings
+    worker = lanes.LaneWorker(
+        sessions=app.sessions,
+        redis=app.redis,
+        driver_factory=lambda: make_driver(settings),
+        task_id=self.request.id,
+        is_last_attempt=self.request.retries >= settings.browser_start_retries,
+        budget_s=settings.lane_budget_s,
+        hand_over=lambda rest: project_runs.continue_lane(
+            app.sessions, app.celery, project_run_id, suite_index, rest, settings.lane_budget_s
+        ),
+    )
     try:
-        states = lanes.run_lane(
-            project_run_id,
-            suite_index,
-            positions,
-            sessions=app.sessions,
-            redis=app.redis,
-            driver_factory=lambda: make_driver(settings),
-            task_id=self.request.id,
-            is_last_attempt=self.request.retries >= settings.browser_start_retries,
-        )
+        states = lanes.run_lane(project_run_id, suite_index, positions, worker)
     except BrowserUnavailable as exc:
         countdown = settings.browser_start_backoff_s * 2**self.request.retries
         raise self.retry(exc=exc, countdown=countdown) from None

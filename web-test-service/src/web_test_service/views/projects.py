@@ -119,8 +119,14 @@ def run_project(project_id: str):
     project = projects.get_project(session=session, user=user, project_id=project_id, write=True)
     run_request = ProjectRunRequest.model_validate(json_object(optional=True))
     scripts = projects.project_scripts(session, project.id)
+    app = resources()
     started = project_runs.start_project_run(
-        session=session, celery=resources().celery, project=project, scripts=scripts, request=run_request
+        session=session,
+        celery=app.celery,
+        project=project,
+        scripts=scripts,
+        request=run_request,
+        lane_budget_s=app.settings.lane_budget_s,
     )
     return respond(ProjectRunRead, project_runs.project_run_detail(session, started), 202)
 
