@@ -58,7 +58,8 @@ def platform(tmp_path_factory, redis_server):
     base = f"http://127.0.0.1:{gw_port}"
     for name in ("web-test", "scheduler"):
         wait_for_http(f"{base}/api/v1/{name}/health", 60, status=200)
-    yield {"base": base, "apis": apis, "prefix": tmp / "nginx"}
+    yield {"base": base, "apis": apis, "prefix": tmp / "nginx", "databases": {s.name: f"sqlite:///{tmp / s.name}.db"
+                                                                           for s in SERVICES}}  # fmt: skip
     nginx.stop()
     for api in apis:
         api.stop()
@@ -153,3 +154,32 @@ def test_too_large_body_is_valid_json_for_any_uri(platform):
     status, headers, body = _raw_get(platform["base"], b"/api/v1/web-test/a%22b", body=b"x" * 4096)
     assert status == 413 and json.loads(body)["error"]["code"] == "payload_too_large"
     assert headers["content-type"].startswith("application/json")
+
+
+def test_links_a_service_writes_keep_the_port_the_client_used(platform, auth_header):
+    """The Host header reaches the service as sent (with its port): a project run's JUnit links its screenshot."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from web_test_service.models import ProjectRun, Run, Step
+
+    suites = [{"name": "s", "parallel": False, "persist_session": False, "timeout_ms": 1000,
+               "tests": [{"script_id": None, "name": "t"}]}]  # fmt: skip
+    engine = create_engine(platform["databases"]["web-test"])
+    with Session(engine) as session:
+        project_run = ProjectRun(owner="alice", project_name="p", state="failed", suites=suites, params={})
+        session.add(project_run)
+        session.flush()
+        run = Run(owner="alice", script_name="t", state="failed", priority=5, attempts=1, base_url="", variables={},
+                  project_run_id=project_run.id, suite_index=0, position=0,
+                  started_at=project_run.created_at)  # fmt: skip
+        session.add(run)
+        session.flush()
+        session.add(Step(run_id=run.id, seq=0, index=0, command="open", state="failed", has_screenshot=True))
+        session.commit()
+        ids = project_run.id, run.id
+    engine.dispose()
+    resp = requests.get(f"{platform['base']}/api/v1/web-test/project-runs/{ids[0]}/junit.xml",
+                        headers=auth_header("viewer"), timeout=10)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    assert f'value="{platform["base"]}/api/v1/web-test/runs/{ids[1]}/steps/0/screenshot"' in resp.text
