@@ -43,6 +43,7 @@ clean: ## remove local state (databases, Redis AOF, logs) under var/
 bench: install ## benchmarks against the raw tools (starts `make up` if nothing answers)
 	$(PY) bench/web_overhead.py
 	$(PY) bench/perf_fidelity.py
+	$(PY) bench/side_projects.py
 
 # --- containers (need a Docker engine / a cluster; config checks work offline) -------------
 COMPOSE ?= docker compose

@@ -7,6 +7,7 @@ stop, the JUnit report read back with junitparser.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,19 +104,21 @@ def test_suites_keep_selenium_ides_order_and_session_rules(client, auth_header, 
         side_test("set", "set cookie", [("open", "/login.html", ""), SET_COOKIE]),
         side_test("kept", "cookie kept", [("open", "/login.html", ""), READ_COOKIE, ("assert", "cookie", "yes")]),
         side_test("gone", "cookie gone", [("open", "/login.html", ""), READ_COOKIE, ("assert", "cookie", "no")]),
+        side_test("sub", "remember who", [("store", "tom", "who")]),  # in no suite: only `run` reaches it
+        side_test("caller", "runs a sub-test", [("run", "remember who", ""), ("assert", "who", "tom")]),
     ]
     suites = [
         suite("s1", "fan", ["f1", "f2"], parallel=True),
         suite("s2", "session", ["set", "kept"], persist=True),
-        suite("s3", "plain", ["set", "gone"]),
+        suite("s3", "plain", ["set", "gone", "caller"]),
     ]
     project_id = import_project(client, alice, tests, suites, site)
     run = run_project(client, alice, project_id)
     assert run["state"] == "passed", run
-    assert run["counts"]["passed"] == 6 and run["total"] == 6
-    for name in ("session", "plain"):  # in order: the second starts after the first finished
-        first, second = suite_tests(run, name)
-        assert interval(first)[1] <= interval(second)[0], (name, first, second)
+    assert run["counts"]["passed"] == 7 and run["total"] == 7  # the sub-test only through its caller
+    for name in ("session", "plain"):  # in order: each starts after the one before finished
+        for before, after in itertools.pairwise(suite_tests(run, name)):
+            assert interval(before)[1] <= interval(after)[0], (name, before, after)
 
     fan = run_project(client, alice, project_id, {"suite": "fan"})
     assert fan["state"] == "passed" and [s["name"] for s in fan["suites"]] == ["fan"]
@@ -142,7 +145,13 @@ def test_retries_mark_a_test_that_passed_late_flaky_and_junit_says_so(client, au
     assert run["counts"] | {"queued": 0} == {"queued": 0, "running": 0, "passed": 1, "failed": 1, "error": 1,
                                              "stopped": 0, "flaky": 1}  # fmt: skip
     for attempt in flaky["attempts"] + wrong["attempts"]:  # every attempt kept, each a run of its own
-        assert client.get(f"{API}/runs/{attempt['run_id']}", headers=alice).json["state"] == attempt["state"]
+        child = client.get(f"{API}/runs/{attempt['run_id']}", headers=alice).json
+        assert (child["state"], child["attempt"], child["project_run_id"]) == (
+            attempt["state"],
+            attempt["attempt"],
+            run["id"],
+        )
+        assert child["flaky"] == (attempt["attempt"] == 2 and attempt["run_id"] == flaky["run_id"])
     recent = client.get(f"{API}/scripts/{flaky['script_id']}", headers=alice).json["recent"]
     assert [verdict["state"] for verdict in recent] == ["passed", "failed"]
 

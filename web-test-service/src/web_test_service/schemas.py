@@ -169,6 +169,9 @@ class RunRead(RunFields):
     script_id: str | None
     script_name: str
     base_url: str
+    project_run_id: str | None = Field(description="the project run this run is a test of, if any")
+    attempt: int = Field(description="1, then one more per retry of the test in its project run")
+    flaky: bool = Field(description="it passed after a failed attempt of the same test")
     progress_current: int = Field(exclude=True)
     progress_total: int = Field(exclude=True)
     steps: list[StepRead]
