@@ -5,7 +5,9 @@ driving headless Chromium through /usr/bin/chromedriver; it is timed by Jest's o
 process (which outlives Jest's "Time:" by up to 30 s: side-runtime 4.0.13 leaves a 30 s "driver took too
 long to build" timer running after each browser start, so Node exits 30 s after the last one).
 (b) is timed from POST /projects/{id}/run through the gateway until the project run is settled.
-Both use 2 browsers at a time; rounds alternate.
+(c), for reference, runs the same tests hand-written with bare Python Selenium, a fresh browser per test: what a
+new browser per test costs on this machine without any runner.
+All use 2 browsers at a time; rounds alternate.
 Usage: .venv/bin/python bench/side_projects.py [--rounds 3]
 """
 
@@ -22,11 +24,15 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from running_platform import median, nginx, running_platform, wait_terminal
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from web_overhead import FLAGS, SITE
 
 # The only 4.x release that is not an alpha; its selenium-webdriver (4.46) finds the system chromedriver.
@@ -106,6 +112,41 @@ def side_runner_run(command: list[str]) -> tuple[float, float]:
     return float(jest[1]) / (1000 if jest[2] == "ms" else 1), elapsed
 
 
+def bare_test(test: dict, base: str) -> None:
+    """One test of the project hand-written with Selenium, in a fresh headless Chromium, as without any runner."""
+    profile = tempfile.mkdtemp(prefix="bench-chrome-")
+    options = webdriver.ChromeOptions()
+    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        for step in test["commands"]:
+            name, target, value = step["command"], step["target"], step["value"]
+            if name == "open":
+                driver.get(base + target)
+            elif name == "assertTitle":
+                assert driver.title == target, (driver.title, target)
+            else:
+                element = driver.find_element(By.ID, target.removeprefix("id="))
+                if name == "type":
+                    element.send_keys(value)
+                elif name == "click":
+                    element.click()
+                elif name == "assertText":
+                    assert element.text == value, (element.text, value)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def bare_selenium_run(project: dict, base: str) -> float:
+    """The project's tests with bare Selenium, 2 at a time (each test a fresh browser): the floor of this machine."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(lambda test: bare_test(test, base), project["tests"]))
+    return time.perf_counter() - started
+
+
 def testfleet_run(api, project_id: str, base: str) -> float:
     started = time.perf_counter()
     code, run = api.call("POST", f"/api/v1/web-test/projects/{project_id}/run", {"base_url": base})
@@ -133,23 +174,25 @@ def main() -> None:
                 print(f"import warning: {warning}")
             try:
                 side_runner_run(command), testfleet_run(api, project_id, base)  # warm both paths once
-                jest, process, fleet = [], [], []
+                jest, process, fleet, bare = [], [], [], []
                 for _ in range(args.rounds):
                     jest_s, process_s = side_runner_run(command)
                     jest.append(jest_s)
                     process.append(process_s)
                     fleet.append(testfleet_run(api, project_id, base))
+                    bare.append(bare_selenium_run(project, base))
             finally:
                 api.call("DELETE", f"/api/v1/web-test/projects/{project_id}")
     print(f"{TOTAL} tests in {SUITES} parallel suites, 2 browsers on each side ({SIDE_RUNNER} -w {WORKERS})\n")
-    print("| round | side-runner Jest (s) | side-runner process (s) | TestFleet (s) |")
-    print("|---:|---:|---:|---:|")
-    for i, (a, b, c) in enumerate(zip(jest, process, fleet, strict=True), 1):
-        print(f"| {i} | {a:.3f} | {b:.3f} | {c:.3f} |")
-    m_jest, m_process, m_fleet = median(jest), median(process), median(fleet)
+    print("| round | side-runner Jest (s) | side-runner process (s) | TestFleet (s) | bare Selenium (s) |")
+    print("|---:|---:|---:|---:|---:|")
+    for i, (a, b, c, d) in enumerate(zip(jest, process, fleet, bare, strict=True), 1):
+        print(f"| {i} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} |")
+    m_jest, m_process, m_fleet, m_bare = median(jest), median(process), median(fleet), median(bare)
     by_jest, by_process = m_fleet / m_jest, m_fleet / m_process
-    print(f"\nmedian side-runner Jest {m_jest:.3f}s, process {m_process:.3f}s, TestFleet {m_fleet:.3f}s; "
-          f"ratio TestFleet/Jest {by_jest:.2f} (target <= 0.7), TestFleet/process {by_process:.2f}")  # fmt: skip
+    print(f"\nmedian side-runner Jest {m_jest:.3f}s, process {m_process:.3f}s, TestFleet {m_fleet:.3f}s, "
+          f"bare Selenium {m_bare:.3f}s; ratio TestFleet/Jest {by_jest:.2f} (target <= 0.7), "
+          f"TestFleet/process {by_process:.2f}, bare Selenium/Jest {m_bare / m_jest:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

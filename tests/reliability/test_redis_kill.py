@@ -9,14 +9,13 @@ own on a counting server, so "executed twice" is counted from the outside, not r
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
+from shared.counting_pages import CountingPages
 from shared.redis_client import redis_from_url
 from shared.testing import wait_until
 from tests.reliability.bounds import bound
@@ -30,41 +29,12 @@ RUNS = 24
 SETTLED_WITHIN_S = bound("redis_kill_settled_s")
 
 
-class _Counter(BaseHTTPRequestHandler):
-    hits: Counter = Counter()
-    lock = threading.Lock()
-
-    def do_GET(self):
-        with self.lock:
-            self.hits[self.path] += 1
-        body = b"<html><head><title>Hit</title></head><body>hit</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def counting_site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.timeout(600)
 def test_redis_sigkill_with_runs_in_flight_loses_none_and_executes_none_twice(platform, durable_redis):
     api = Api(platform.gateway, platform.headers("tester", "redis-killer"))
-    _Counter.hits.clear()
-    with counting_site() as site:
+    pages = CountingPages()
+    site = pages.url
+    try:
         # Each run: a page of its own (counted), then ~1.5 s of pauses so a kill lands mid-run.
         steps = [("open", "/run/{i}", ""), ("pause", "1500", ""), ("assertTitle", "Hit", "")]
         scripts = {
@@ -100,7 +70,9 @@ def test_redis_sigkill_with_runs_in_flight_loses_none_and_executes_none_twice(pl
                 with contextlib.suppress(AssertionError, requests.RequestException):
                     api.call("POST", f"{WEB}/scripts/{script}/stop", (202, 409))
         took = time.monotonic() - killed
-        hits = {i: _Counter.hits[f"/run/{i}"] for i in runs}
+        hits = {i: pages.hits[f"/run/{i}"] for i in runs}
+    finally:
+        pages.stop()
     states = Counter(d["state"] for d in details.values())
     twice = sorted(i for i, n in hits.items() if n > 1)
     lost = sorted(i for i, d in details.items() if d["state"] != "passed")

@@ -8,15 +8,14 @@ stop, the JUnit report read back with junitparser.
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from browsers import browser_processes
 from junitparser import Error, Failure, JUnitXml
 from junitparser.xunit2 import TestCase as XUnit2Case
 
+from shared.counting_pages import CountingPages
 from shared.testing import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -26,34 +25,18 @@ SET_COOKIE = ("executeScript", "document.cookie = 'seen=yes; path=/'; return 1",
 READ_COOKIE = ("executeScript", "return document.cookie.includes('seen=yes') ? 'yes' : 'no'", "cookie")
 
 
-class FlakyPages(BaseHTTPRequestHandler):
+def flaky_title(path: str, served: int) -> str:
     """/flaky.html is titled "Broken" the first time it is served and "Fixed" after; any other page "Plain"."""
-
-    def do_GET(self):
-        server = self.server
-        with server.lock:
-            server.hits[self.path] = server.hits.get(self.path, 0) + 1
-            title = ("Broken" if server.hits[self.path] == 1 else "Fixed") if self.path == "/flaky.html" else "Plain"
-        body = f"<html><head><title>{title}</title></head><body><p id='p'>{title}</p></body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    if path != "/flaky.html":
+        return "Plain"
+    return "Broken" if served == 1 else "Fixed"
 
 
 @pytest.fixture()
 def flaky_site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyPages)
-    server.hits, server.lock = {}, threading.Lock()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    pages = CountingPages(flaky_title)
+    yield pages.url
+    pages.stop()
 
 
 def side_test(test_id, name, commands):
