@@ -136,3 +136,21 @@ def test_a_project_run_does_not_block_a_run_of_its_scripts(client, auth_header, 
     assert client.post(f"{API}/scripts/{login}/run", headers=alice).status_code == 202
     assert client.post(f"{API}/scripts/{login}/run", headers=alice).status_code == 409  # one standalone run at a time
     assert client.delete(f"{API}/projects/{project['project']['id']}", headers=alice).status_code == 409
+
+
+def test_reading_a_running_project_run_stores_nothing_of_its_live_state(client, app, auth_header, project):
+    """The live state is computed, never set on the row: a request that read the run while it ran would write
+    "running" back over the verdict a lane or a stop stored meanwhile at its next commit (seen on PostgreSQL)."""
+    from web_test_service.models import ProjectRun, Run
+    from web_test_service.project_runs import refresh_state
+
+    alice = auth_header("tester", "alice")
+    run = start(client, alice, project["project"]["id"], {"suite": "smoke"}).json
+    with app.extensions["db"].session_factory() as session:
+        session.get(Run, run["suites"][0]["tests"][0]["run_id"]).state = "running"
+        session.commit()
+        project_run = session.get(ProjectRun, run["id"])
+        assert refresh_state(session, project_run) == "running"
+        assert project_run not in session.dirty and project_run.state == "queued"  # as inserted
+    history = client.get(f"{API}/projects/{project['project']['id']}/runs", headers=alice).json
+    assert history["items"][0]["state"] == "running"

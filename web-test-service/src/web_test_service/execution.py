@@ -42,8 +42,16 @@ def execute_run(
     driver_factory: Callable,
     is_last_attempt: bool = True,
     lock_wait_s: float = LOCK_WAIT_S,
+    with_verdict: Callable[[str, dict | None], tuple] | None = None,
 ) -> Outcome:
-    """Execute a queued run once; record each step as it happens and the verdict at the end."""
+    """Execute a queued run once; record each step as it happens and the verdict at the end.
+
+    with_verdict(state, error) gives rows to save in the verdict's transaction (a project run's next attempt).
+    """
+
+    def finish(attempt: Attempt, state: str, error: dict | None, rows: tuple = (), **values: Any) -> Outcome:
+        rows += with_verdict(state, error) if with_verdict is not None else ()
+        return attempt.finish(state, error, rows=rows, **values)
 
     def prepare(run: Run, script: Script) -> ClaimedScript:
         if run.project_run_id and project_run_stopping(object_session(run), run.project_run_id):
@@ -75,9 +83,9 @@ def execute_run(
             if not is_last_attempt:
                 attempt.requeue()
                 raise BrowserUnavailable(str(exc)) from exc
-            return attempt.finish(RunState.error, {"code": "browser_unavailable", "message": str(exc)})
-        return attempt.finish(
-            result.state, verdict_error(result), rows=final_rows(run_id, result), result=result_record(result)
+            return finish(attempt, RunState.error, {"code": "browser_unavailable", "message": str(exc)})
+        return finish(
+            attempt, result.state, verdict_error(result), rows=final_rows(run_id, result), result=result_record(result)
         )
     return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
 

@@ -75,7 +75,8 @@ def run_lane(project_run_id: str, suite_index: int, positions: list[int], worker
                         return states
                     first = False
                     execute_run(run.id, sessions=worker.sessions, redis=worker.redis, driver_factory=factory,
-                                is_last_attempt=worker.is_last_attempt)  # fmt: skip
+                                is_last_attempt=worker.is_last_attempt,
+                                with_verdict=retry_with_verdict(worker, run.id, retries))  # fmt: skip
                 with worker.sessions() as session:
                     final = next_attempt(session, run.id, retries, worker.task_id)
                 if final is not None:
@@ -91,6 +92,22 @@ def run_lane(project_run_id: str, suite_index: int, positions: list[int], worker
     return states
 
 
+def retry_with_verdict(worker: LaneWorker, run_id: str, retries: int) -> Callable[[str, dict | None], tuple]:
+    """execute_run's with_verdict for a test of a project run: its next attempt, when it fails and may retry.
+
+    Saved in the verdict's transaction, so a project run read in between never looks finished while a retry
+    is still to come.
+    """
+
+    def rows(state: str, error: dict | None) -> tuple:
+        with worker.sessions() as session:
+            attempt = session.get(Run, run_id)
+            retry = retry_of(session, attempt, state, error, retries, worker.task_id) if attempt else None
+        return (retry,) if retry is not None else ()
+
+    return rows
+
+
 def latest_attempt(session: Session, project_run_id: str, suite_index: int, position: int) -> Run | None:
     query = select(Run).where(
         Run.project_run_id == project_run_id, Run.suite_index == suite_index, Run.position == position
@@ -99,25 +116,36 @@ def latest_attempt(session: Session, project_run_id: str, suite_index: int, posi
 
 
 def next_attempt(session: Session, run_id: str, retries: int, task_id: str) -> str | None:
-    """After an attempt: insert the next one (None: run it) while it failed and may retry; else its final state.
-
-    A pass after a failed attempt is marked flaky. No retry once the project run is being stopped, and none
-    for a test that cannot run (it would fail the same way).
+    """After an attempt: None when a next one is there to run (saved with the verdict, or inserted here after a
+    crash); else the test's final state. A pass after a failed attempt is marked flaky.
     """
     run = session.get(Run, run_id)
     if run is None:
         return "skipped"
+    if latest_attempt(session, run.project_run_id, run.suite_index, run.position).attempt > run.attempt:
+        return None
     if run.state == RunState.passed and run.attempt > 1:
         session.execute(update(Run).where(Run.id == run.id).values(flaky=True))
         session.commit()
-    project_run = session.get(ProjectRun, run.project_run_id)
-    retryable = run.state in RETRIED_STATES and (run.error or {}).get("code") != UNRUNNABLE
-    if not retryable or run.attempt > retries or project_run is None or project_run.stop_requested_at is not None:
+    retry = retry_of(session, run, run.state, run.error, retries, task_id)
+    if retry is None:
         return run.state
-    fields = ("owner", "script_id", "script_name", "priority", "time_limit_s", "base_url", "variables")
-    fields += ("progress_total", "project_run_id", "suite_index", "position")
-    retry = Run(id=new_id(), **{f: getattr(run, f) for f in fields}, attempt=run.attempt + 1, attempts=0)
-    retry.state, retry.task_id = RunState.queued, task_id
     session.add(retry)
     session.commit()
     return None
+
+
+def retry_of(session: Session, run: Run, state: str, error: dict | None, retries: int, task_id: str) -> Run | None:
+    """The next attempt of a test whose attempt ends in state, or None: it passed, it has had its retries, the
+    project run is being stopped, or it cannot run (it would fail the same way)."""
+    retryable = state in RETRIED_STATES and (error or {}).get("code") != UNRUNNABLE
+    if not retryable or run.attempt > retries:
+        return None
+    project_run = session.get(ProjectRun, run.project_run_id)
+    if project_run is None or project_run.stop_requested_at is not None:
+        return None
+    fields = ("owner", "script_id", "script_name", "priority", "time_limit_s", "base_url", "variables",
+              "progress_total", "project_run_id", "suite_index", "position")  # fmt: skip
+    retry = Run(id=new_id(), **{f: getattr(run, f) for f in fields}, attempt=run.attempt + 1, attempts=0)
+    retry.state, retry.task_id = RunState.queued, task_id
+    return retry

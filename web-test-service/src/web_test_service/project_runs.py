@@ -292,7 +292,11 @@ def state_of(latest: list[str]) -> RunState:
 
 
 def refresh_state(session: Session, project_run: ProjectRun, children: list[Run] | None = None) -> RunState:
-    """The project run's state from its children; stored (with finished_at) once they are all finished."""
+    """The project run's state from its children; stored (with finished_at) once they are all finished.
+
+    A live state is only returned, never set on the row: a request that read the row while it ran must not
+    write "running" back over the verdict a lane or a stop stored meanwhile.
+    """
     children = children_of(session, project_run.id) if children is None else children
     latest = [attempts[-1].state for attempts in attempts_by_test(children).values()]
     state = state_of(latest)
@@ -303,9 +307,7 @@ def refresh_state(session: Session, project_run: ProjectRun, children: list[Run]
         rows_changed(session, update(ProjectRun).where(*unsettled).values(**values))
         session.commit()
         session.refresh(project_run)
-    elif project_run.finished_at is None:
-        project_run.state = state  # live, not stored: the children are the truth while it runs
-    return RunState(project_run.state)
+    return RunState(project_run.state) if project_run.finished_at is not None else state
 
 
 def get_project_run(*, session: Session, user: User, project_run_id: str, write: bool = False) -> ProjectRun:
@@ -333,9 +335,7 @@ def project_run_detail(session: Session, project_run: ProjectRun) -> dict[str, A
             {**suite, "tests": entries, "state": state_of([t["latest"].state for t in entries if t["latest"]])}
         )
     started = [run.started_at for run in children if run.started_at]
-    summary = {field: getattr(project_run, field) for field in ProjectRunSummary.model_fields}
-    return summary | {
-        "state": state,
+    return summary(project_run, state) | {
         "counts": counts,
         "total": sum(len(suite["tests"]) for suite in project_run.suites),
         "started_at": min(started, default=None),
@@ -381,10 +381,13 @@ def history(session: Session, query) -> dict[str, Any]:
     limit, offset = page_args()
     total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     rows = list(session.execute(query.limit(limit).offset(offset)).scalars())
-    for project_run in rows:
-        if project_run.finished_at is None:
-            refresh_state(session, project_run)
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    items = [summary(project_run, refresh_state(session, project_run)) for project_run in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def summary(project_run: ProjectRun, state: RunState) -> dict[str, Any]:
+    """The project run as ProjectRunSummary shows it, with its current state."""
+    return {field: getattr(project_run, field) for field in ProjectRunSummary.model_fields} | {"state": state}
 
 
 # --- stopping -------------------------------------------------------------------------------
