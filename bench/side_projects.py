@@ -30,10 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from running_platform import median, nginx, running_platform, wait_terminal
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from web_overhead import FLAGS, SITE
+from web_overhead import FLAGS, SITE, fresh_chromium
 
 # The only 4.x release that is not an alpha; its selenium-webdriver (4.46) finds the system chromedriver.
 SIDE_RUNNER = "selenium-side-runner@4.0.13"
@@ -114,12 +112,7 @@ def side_runner_run(command: list[str]) -> tuple[float, float]:
 
 def bare_test(test: dict, base: str) -> None:
     """One test of the project hand-written with Selenium, in a fresh headless Chromium, as without any runner."""
-    profile = tempfile.mkdtemp(prefix="bench-chrome-")
-    options = webdriver.ChromeOptions()
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
+    with fresh_chromium() as driver:
         for step in test["commands"]:
             name, target, value = step["command"], step["target"], step["value"]
             if name == "open":
@@ -134,9 +127,6 @@ def bare_test(test: dict, base: str) -> None:
                     element.click()
                 elif name == "assertText":
                     assert element.text == value, (element.text, value)
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def bare_selenium_run(project: dict, base: str) -> float:

@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
@@ -29,15 +30,25 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
          "--window-size=1280,800"]  # fmt: skip
 
 
-def plain_selenium(base: str) -> float:
-    """The same steps hand-written with Selenium and a fresh browser, as a user would without TestFleet."""
-    started = time.perf_counter()
+@contextmanager
+def fresh_chromium():
+    """A fresh headless Chromium with a profile of its own, as a user would start one; quit and removed after."""
     profile = tempfile.mkdtemp(prefix="bench-chrome-")
     options = webdriver.ChromeOptions()
     for flag in [*FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def plain_selenium(base: str) -> float:
+    """The same steps hand-written with Selenium and a fresh browser, as a user would without TestFleet."""
+    started = time.perf_counter()
+    with fresh_chromium() as driver:
         driver.get(base + "/login.html")
         assert driver.title == "Login"
         driver.find_element(By.ID, "username").send_keys("tom")
@@ -46,9 +57,6 @@ def plain_selenium(base: str) -> float:
         assert driver.find_element(By.ID, "result").text == "Hello, tom"
         driver.find_element(By.ID, "slow-link").click()
         assert driver.title == "Slow"
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return time.perf_counter() - started
 
 
