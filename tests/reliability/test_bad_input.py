@@ -98,11 +98,24 @@ def _own_resources(platform, headers) -> dict[str, str]:
                                    "target": {"kind": "web-test", "id": "no-such-script"}})  # fmt: skip
     for resp in (script, scenario, schedule):
         assert resp.status_code == 201, resp.text
+    project_id = _unrunnable_project(platform, headers)
+    project_run = _post(platform, headers, f"{WEB}/projects/{project_id}/run", {}, 202)
     return {
         "script_id": script.json()["id"],
         "scenario_id": scenario.json()["id"],
         "schedule_id": schedule.json()["id"],
+        "project_id": project_id,
+        "project_run_id": project_run["id"],
     }
+
+
+def _unrunnable_project(platform, headers) -> str:
+    """A project whose only test has a plugin command: a run of it is settled at once (error), no browser starts,
+    so a fuzzed start that passes validation does no work."""
+    test = {"id": "t", "name": "plugin", "commands": [{"command": "customClick", "target": "id=x"}]}
+    side = {"version": "2.0", "name": "fuzz", "url": "http://127.0.0.1:9", "tests": [test],
+            "suites": [{"id": "s", "name": "s", "tests": ["t"]}]}  # fmt: skip
+    return _post(platform, headers, f"{WEB}/projects", side, 201)["project"]["id"]
 
 
 WEB, PERF, SCHEDULES = "/api/v1/web-test", "/api/v1/perf-test", "/api/v1/schedules"
@@ -157,7 +170,8 @@ def _hold_active_runs(platform, headers, target: str) -> dict[str, str]:
         # Real ids, validated: a bad body is a 422, a good one the 409 of the held run.
         _post(platform, headers, f"{collection}/{target_id}/run", {**run_body, "priority": 10}, 422)
         _post(platform, headers, f"{collection}/{target_id}/run", {**run_body, "priority": 1}, 409)
-    return {"script_id": script["id"], "scenario_id": scenario["id"], "schedule_id": schedule["id"]}
+    ids = {"script_id": script["id"], "scenario_id": scenario["id"], "schedule_id": schedule["id"]}
+    return ids | {"project_id": _unrunnable_project(platform, headers)}
 
 
 def _stop_held_runs(platform, headers, ids: dict[str, str]) -> None:

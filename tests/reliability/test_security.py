@@ -126,6 +126,12 @@ def owned(platform, redirect_servers):
     perf_run = requests.post(f"{gw}/api/v1/perf-test/scenarios/{scenario['id']}/run", headers=headers, timeout=30,
                              json={"user_count": 2, "spawn_rate": 2, "run_time": "3s"})  # fmt: skip
     assert perf_run.status_code == 202, perf_run.text
+    project_run = requests.post(f"{gw}/api/v1/web-test/projects/{project['project']['id']}/run", headers=headers,
+                                timeout=30, json={})  # fmt: skip
+    assert project_run.status_code == 202, project_run.text
+    stopped = requests.post(f"{gw}/api/v1/web-test/project-runs/{project_run.json()['id']}/stop", headers=headers,
+                            timeout=30)  # fmt: skip
+    assert stopped.status_code == 202 and stopped.json()["state"] in ("stopped", "error"), stopped.text
     web_run = requests.post(f"{gw}/api/v1/web-test/scripts/{script['id']}/run", headers=headers, timeout=30, json={})
     assert web_run.status_code == 202, web_run.text
     requests.post(f"{gw}/api/v1/web-test/scripts/{script['id']}/stop", headers=headers, timeout=30)
@@ -134,6 +140,7 @@ def owned(platform, redirect_servers):
     return {
         "script_id": script["id"],
         "project_id": project["project"]["id"],
+        "project_run_id": project_run.json()["id"],
         "scenario_id": scenario["id"],
         "schedule_id": schedule["id"],
         "web_run_id": web_run.json()["run_id"],
@@ -144,7 +151,8 @@ def owned(platform, redirect_servers):
 
 SCRIPT_BODY = {"name": "sec", "base_url": "http://127.0.0.1:9", "commands": [{"command": "open", "target": "/"}]}
 SIDE_BODY = {"version": "2.0", "name": "sec", "url": "http://127.0.0.1:9",
-             "tests": [{"id": "t", "name": "sec", "commands": [{"command": "open", "target": "/"}]}]}  # fmt: skip
+             "tests": [{"id": "t", "name": "sec", "commands": [{"command": "open", "target": "/"}]}],
+             "suites": [{"id": "s", "name": "sec", "tests": ["t"]}]}  # fmt: skip
 SCENARIO_BODY = {"name": "sec", "host": "http://127.0.0.1:9", "requests": [{"path": "/"}]}
 SCHEDULE_BODY = {"name": "sec", "cron": "0 3 1 1 *", "enabled": False, "target": {"kind": "web-test", "id": "nope"}}
 INVALID = {"__not_a_field__": True}

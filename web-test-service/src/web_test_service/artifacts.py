@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from shared import paths
 from shared.errors import NotFound
 from web_test_service.models import FINAL_SCREENSHOT, STEP_SCREENSHOT, Run, Screenshot, Step
-from web_test_service.schemas import Artifact, ArtifactKind, ConsoleLog
+from web_test_service.schemas import MAX_COMMANDS, Artifact, ArtifactKind, ConsoleLog
 
 PNG, JSON = "image/png", "application/json"
 CONSOLE_LOG_NAME, FINAL_SCREENSHOT_NAME = "console.json", "final-screenshot.png"
@@ -64,7 +64,10 @@ def step_screenshot(*, session: Session, run_id: str, index: int) -> bytes:
 
     A loop may have run the command several times; a soft (verify) failure leaves one screenshot per pass:
     this is the first, the one `failed_step` points at. Screenshots are stored by execution sequence.
+    An index no script can have (beyond MAX_COMMANDS) is a 404 without a query: the database's integers end.
     """
+    if index >= MAX_COMMANDS:
+        raise NotFound(f"no screenshot for step {index} of run {run_id}")
     query = (
         select(Screenshot.png)
         .join(Step, (Step.run_id == Screenshot.run_id) & (Step.seq == Screenshot.seq))
