@@ -154,3 +154,14 @@ def test_reading_a_running_project_run_stores_nothing_of_its_live_state(client, 
         assert project_run not in session.dirty and project_run.state == "queued"  # as inserted
     history = client.get(f"{API}/projects/{project['project']['id']}/runs", headers=alice).json
     assert history["items"][0]["state"] == "running"
+
+
+def test_a_project_without_suites_runs_every_test_in_order(client, auth_header):
+    alice = auth_header("tester", "alice")
+    side = {**shop(), "suites": []}
+    project_id = client.post(f"{API}/projects", json=side, headers=alice).json["project"]["id"]
+    run = start(client, alice, project_id).json
+    assert [(s["name"], s["parallel"], [t["name"] for t in s["tests"]]) for s in run["suites"]] == [
+        ("shop", False, ["login works", "login fails", "cart"])
+    ]  # fmt: skip
+    assert start(client, alice, project_id, {"suite": "smoke"}).status_code == 422  # no suite of that name

@@ -19,9 +19,9 @@ import regex
 from celery import Celery
 from redis import Redis
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
+from sqlalchemy.orm import Session, load_only, sessionmaker
 
-from shared import names, paths
+from shared import names
 from shared.auth import User, load_owned, owner_filter
 from shared.config import SOFT_LIMIT_MARGIN_S
 from shared.db import new_id, rows_changed, utcnow
@@ -33,7 +33,6 @@ from shared.runs.states import ACTIVE_STATES, TERMINAL_STATES, RunState
 from shared.runs.stop import request_stop
 from web_test_service.models import Project, ProjectRun, Run, Script
 from web_test_service.schemas import ProjectRunRequest, ProjectRunSummary
-from web_test_service.service import junit_case
 
 # How long a `filter` may take on one test name: a pattern that backtracks for longer is refused (422).
 FILTER_TIMEOUT_S = 0.2
@@ -74,6 +73,8 @@ def selected_suites(project: Project, scripts: list[Script], request: ProjectRun
     """
     by_id = {script.id: script for script in scripts}
     suites = [suite for suite in project.suites if request.suite is None or suite["name"] == request.suite]
+    if not project.suites and request.suite is None:  # as selenium-side-runner: then every test, in order
+        suites = [all_tests_suite(project, scripts)]
     if request.suite is not None and not suites:
         known = ", ".join(repr(suite["name"]) for suite in project.suites) or "none"
         raise _invalid("suite", f"the project has no suite {request.suite!r} (its suites: {known})")
@@ -88,6 +89,14 @@ def selected_suites(project: Project, scripts: list[Script], request: ProjectRun
     if not chosen:
         raise _invalid("filter" if request.filter else "suite", "no test of the project's suites is selected")
     return chosen
+
+
+def all_tests_suite(project: Project, scripts: list[Script]) -> dict[str, Any]:
+    """A project without suites runs all its tests, in order, as one plain suite named after the project."""
+    timeout_ms = max((script.timeout_ms for script in scripts), default=0)
+    script_ids = [script.id for script in scripts]
+    return {"name": project.name, "parallel": False, "persist_session": False, "timeout_ms": timeout_ms,
+            "script_ids": script_ids}  # fmt: skip
 
 
 # --- starting -------------------------------------------------------------------------------
@@ -347,33 +356,6 @@ def project_runs_query(user: User, project_id: str):
     """The history of a project: its runs the user may read, newest first."""
     query = owner_filter(select(ProjectRun), ProjectRun.owner, user).where(ProjectRun.project_id == project_id)
     return query.order_by(ProjectRun.created_at.desc(), ProjectRun.id.desc())
-
-
-def junit_suites(session: Session, project_run: ProjectRun, url_root: str) -> list[dict[str, Any]]:
-    """The project run as build_project_junit_xml takes it: per suite, per test its last attempt and the earlier.
-
-    A failing test links to its failed step's screenshot (else to its artifacts), as an absolute URL.
-    """
-    query = select(Run).options(selectinload(Run.steps)).where(Run.project_run_id == project_run.id)
-    tests = attempts_by_test(
-        list(session.execute(query.order_by(Run.suite_index, Run.position, Run.attempt)).scalars())
-    )
-    suites = []
-    for index, suite in enumerate(project_run.suites):
-        cases = []
-        for position in range(len(suite["tests"])):
-            attempts = tests.get((index, position))
-            if not attempts:
-                continue
-            latest, case = attempts[-1], junit_case(attempts[-1])
-            case |= {"run_id": latest.id, "flaky": latest.flaky, "earlier": [junit_case(a) for a in attempts[:-1]]}
-            if latest.state in (RunState.failed, RunState.error):
-                shots = [step["screenshot_url"] for step in case["steps"] if step.get("screenshot_url")]
-                link = shots[-1] if shots else (paths.web_artifacts(latest.id) if latest.started_at else None)
-                case["screenshot_url"] = url_root.rstrip("/") + link if link else None
-            cases.append(case)
-        suites.append({"name": suite["name"], "cases": cases})
-    return suites
 
 
 def history(session: Session, query) -> dict[str, Any]:

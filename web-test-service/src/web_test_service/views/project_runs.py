@@ -9,7 +9,7 @@ from shared.auth import current_user, require_role
 from shared.db import current_session
 from shared.openapi import document
 from shared.responses import respond
-from web_test_service import project_runs
+from web_test_service import project_junit, project_runs
 from web_test_service.junit import build_project_junit_xml
 from web_test_service.schemas import ProjectRunRead
 
@@ -49,6 +49,6 @@ def junit(project_run_id: str):
     """JUnit XML of a project run."""
     session = current_session()
     found = project_runs.get_project_run(session=session, user=current_user(), project_run_id=project_run_id)
-    suites = project_runs.junit_suites(session, found, request.url_root)
+    suites = project_junit.junit_suites(session, found, request.url_root)
     xml = build_project_junit_xml(suites, name=f"TestFleet project: {found.project_name}", timestamp=found.created_at)
     return Response(xml, mimetype="application/xml")
