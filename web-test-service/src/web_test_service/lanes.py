@@ -21,7 +21,7 @@ from shared.db import new_id
 from shared.runs.states import ACTIVE_STATES, RunState
 from web_test_service.execution import execute_run
 from web_test_service.models import ProjectRun, Run
-from web_test_service.project_runs import UNRUNNABLE, refresh_state
+from web_test_service.project_runs import UNRUNNABLE, has_active_children, refresh_state
 from web_test_service.runner.persistent_session import PersistentSession
 
 RETRIED_STATES = (RunState.failed, RunState.error)
@@ -85,9 +85,9 @@ def run_lane(project_run_id: str, suite_index: int, positions: list[int], worker
     finally:
         if persistent is not None:
             persistent.close()
-        with worker.sessions() as session:
+        with worker.sessions() as session:  # the last lane to end stores the verdict; the others look once
             project_run = session.get(ProjectRun, project_run_id)
-            if project_run is not None:
+            if project_run is not None and not has_active_children(session, project_run_id):
                 refresh_state(session, project_run)
     return states
 

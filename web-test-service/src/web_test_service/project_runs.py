@@ -196,8 +196,7 @@ def start_project_run(
     except Exception as exc:
         _settle_unsent(session, project_run, exc)
         raise ServiceUnavailable("the broker is not reachable; retry shortly", code="broker_unavailable") from None
-    refresh_state(session, project_run)
-    return project_run
+    return project_run  # its state (stored at once if no test could run) comes with project_run_detail
 
 
 def _child(
@@ -405,12 +404,17 @@ def stop_project_run(*, session: Session, redis: Redis, celery: Celery, project_
     return project_run
 
 
+def has_active_children(session: Session, project_run_id: str) -> bool:
+    """Whether a test of the project run is still queued or running: one indexed lookup, no rows loaded."""
+    active = [state.value for state in ACTIVE_STATES]
+    query = select(Run.id).where(Run.project_run_id == project_run_id, Run.state.in_(active)).limit(1)
+    return session.execute(query).first() is not None
+
+
 def _children_settle(session: Session, project_run_id: str, timeout_s: float) -> bool:
     """Poll until no child is queued or running, or timeout_s passes."""
     deadline = time.monotonic() + timeout_s
-    active = [state.value for state in ACTIVE_STATES]
-    query = select(Run.id).where(Run.project_run_id == project_run_id, Run.state.in_(active)).limit(1)
-    while session.execute(query).first() is not None:
+    while has_active_children(session, project_run_id):
         session.commit()  # end the read, so the next one sees the workers' commits
         if time.monotonic() >= deadline:
             return False
