@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm import object_session, sessionmaker
 
 from shared.runs.states import RunState
 from shared.runs.worker import LOCK_WAIT_S, Attempt, Outcome, Refuse, run_attempt
-from web_test_service.models import FINAL_SCREENSHOT, RUNS, ProjectRun, Run, Screenshot, Script, Step
+from web_test_service.models import FINAL_SCREENSHOT, RUNS, Run, Screenshot, Script, Step
+from web_test_service.project_runs import stopping
 from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
@@ -54,7 +55,7 @@ def execute_run(
         return attempt.finish(state, error, rows=rows, **values)
 
     def prepare(run: Run, script: Script) -> ClaimedScript:
-        if run.project_run_id and project_run_stopping(object_session(run), run.project_run_id):
+        if run.project_run_id and stopping(object_session(run), run.project_run_id):
             raise Refuse(RunState.stopped)  # a retry inserted while the project run was being stopped
         run.progress_current = 0
         # A project run's test has its suite's timeout (time_limit_s); a script run its own.
@@ -88,11 +89,6 @@ def execute_run(
             attempt, result.state, verdict_error(result), rows=final_rows(run_id, result), result=result_record(result)
         )
     return attempt.outcome or Outcome("skipped")  # settled by the crash guard (a stop that interrupted the task)
-
-
-def project_run_stopping(session: Session | None, project_run_id: str) -> bool:
-    project_run = session.get(ProjectRun, project_run_id) if session is not None else None
-    return project_run is not None and project_run.stop_requested_at is not None
 
 
 class StepRecorder:

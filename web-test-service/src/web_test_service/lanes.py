@@ -21,7 +21,7 @@ from shared.db import new_id
 from shared.runs.states import ACTIVE_STATES, RunState
 from web_test_service.execution import execute_run
 from web_test_service.models import ProjectRun, Run
-from web_test_service.project_runs import UNRUNNABLE, has_active_children, refresh_state
+from web_test_service.project_runs import UNRUNNABLE, has_active_children, refresh_state, stopping
 from web_test_service.runner.persistent_session import PersistentSession
 
 RETRIED_STATES = (RunState.failed, RunState.error)
@@ -141,8 +141,7 @@ def retry_of(session: Session, run: Run, state: str, error: dict | None, retries
     retryable = state in RETRIED_STATES and (error or {}).get("code") != UNRUNNABLE
     if not retryable or run.attempt > retries:
         return None
-    project_run = session.get(ProjectRun, run.project_run_id)
-    if project_run is None or project_run.stop_requested_at is not None:
+    if session.get(ProjectRun, run.project_run_id) is None or stopping(session, run.project_run_id):
         return None
     fields = ("owner", "script_id", "script_name", "priority", "time_limit_s", "base_url", "variables",
               "progress_total", "project_run_id", "suite_index", "position")  # fmt: skip

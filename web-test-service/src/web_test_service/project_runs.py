@@ -404,6 +404,12 @@ def stop_project_run(*, session: Session, redis: Redis, celery: Celery, project_
     return project_run
 
 
+def stopping(session: Session | None, project_run_id: str) -> bool:
+    """Whether the project run is being stopped (no attempt of it may start or be added)."""
+    project_run = session.get(ProjectRun, project_run_id) if session is not None else None
+    return project_run is not None and project_run.stop_requested_at is not None
+
+
 def has_active_children(session: Session, project_run_id: str) -> bool:
     """Whether a test of the project run is still queued or running: one indexed lookup, no rows loaded."""
     active = [state.value for state in ACTIVE_STATES]
