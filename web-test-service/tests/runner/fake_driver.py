@@ -298,6 +298,8 @@ class FakeDriver:
         self.screenshots_taken = 0
         self.quit_called = False
         self.aborted = threading.Event()
+        # Calls the runner made after the browser was aborted: a Grid would never have answered them.
+        self.asked_after_abort = 0
         self._next_window = 2
 
     # ---- building the fake world -----------------------------------------------------------------
@@ -327,7 +329,12 @@ class FakeDriver:
 
     # ---- the WebDriver API the runner uses -------------------------------------------------------
 
+    def _asked(self) -> None:
+        if self.aborted.is_set():
+            self.asked_after_abort += 1
+
     def _guard(self) -> None:
+        self._asked()
         if self.quit_called:
             raise WebDriverException("invalid session id")
         if self.alert is not None:
@@ -351,6 +358,7 @@ class FakeDriver:
 
     @property
     def window_handles(self) -> list[str]:
+        self._asked()
         return list(self.windows)
 
     def get(self, url: str) -> None:
@@ -418,6 +426,7 @@ class FakeDriver:
         del self.windows[self.current_window_handle]
 
     def get_log(self, kind: str) -> list[dict[str, Any]]:
+        self._asked()
         if kind != "browser":
             return []
         entries, self.console = self.console, []

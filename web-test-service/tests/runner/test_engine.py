@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from fake_driver import PNG, FakeBrowser, FakeElement
@@ -488,6 +489,38 @@ def test_the_watchdog_kills_a_browser_stuck_after_a_stop(fast_stop_checks):
     assert browser.aborted
     assert result.state == STOPPED and states(result) == [(0, STOPPED)]
     assert result.console_log == []
+
+
+def hang_until_aborted(browser: FakeBrowser, then: Callable[[], None] = lambda: None) -> Callable[[], None]:
+    """A WebDriver call that never returns on its own: once the browser is aborted it fails, as a Grid's
+    navigation does when the run's proxy is closed."""
+
+    def hang() -> None:
+        then()
+        assert browser.driver.aborted.wait(10), "the watchdog did not abort the browser"
+        raise WebDriverException("unknown error: net::ERR_PROXY_CONNECTION_FAILED")
+
+    return hang
+
+
+@pytest.mark.parametrize("ending", ["stop", "deadline"])
+def test_a_browser_the_watchdog_killed_is_asked_nothing_more(fast_stop_checks, ending):
+    """A Grid does not answer a command to the session being ended: one more question would hang the run."""
+    browser = FakeBrowser(abortable=True)
+    stop = threading.Event()
+    browser.driver.scripts["return hang()"] = (
+        hang_until_aborted(browser, stop.set) if ending == "stop" else hang_until_aborted(browser)
+    )
+    limits = {"should_stop": stop.is_set} if ending == "stop" else {"timeout_ms": 300}
+    started = time.monotonic()
+    result = run(browser, [cmd("executeScript", "return hang()"), cmd("echo", "never")], **limits)
+    assert time.monotonic() - started < 5
+    assert browser.aborted and browser.driver.asked_after_abort == 0
+    if ending == "stop":
+        assert (result.state, result.message) == (STOPPED, "Stopped on request")
+    else:
+        assert (result.state, result.message) == (ERROR, "Script timed out after 300 ms")
+    assert states(result) == [(0, result.state)] and result.final_screenshot is None
 
 
 def test_missing_elements_fail_after_the_implicit_wait(browser):

@@ -66,13 +66,23 @@ class RunContext:
     dialogs: DialogState = field(default_factory=DialogState)
     # What the browser's proxy and Chromium refused (runner/policy.py); a driver-less one finds nothing.
     guard: PolicyGuard = field(default_factory=lambda: PolicyGuard(None, None))
+    # Set by the engine's watchdog when it kills the browser: from then on nothing may ask the browser anything
+    # (a Grid does not answer a command to the session it is ending: the run would hang until Celery's limit).
+    browser_killed: bool = False
 
     def check(self) -> None:
         """Raise StopRequested or ScriptTimeout if the run must end now."""
+        ending = self.ending()
+        if ending is not None:
+            raise ending
+
+    def ending(self) -> StopRequested | ScriptTimeout | None:
+        """Why the run must end now (a stop request, then the deadline), or None."""
         if self.should_stop():
-            raise StopRequested("Stopped on request")
+            return StopRequested("Stopped on request")
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise ScriptTimeout(f"Script timed out after {self.timeout_ms} ms")
+            return ScriptTimeout(f"Script timed out after {self.timeout_ms} ms")
+        return None
 
     def remaining_s(self) -> float | None:
         """Seconds until the script's deadline (None when there is none)."""

@@ -83,7 +83,6 @@ class Watchdog(threading.Thread):
         self.ctx = ctx
         self.abort = abort
         self.done = threading.Event()
-        self.fired = False
 
     def overdue(self) -> bool:
         deadline = self.ctx.deadline
@@ -97,7 +96,7 @@ class Watchdog(threading.Thread):
                 if self.done.wait(WATCHDOG_GRACE_S):
                     return
                 log.warning("Run did not react to stop/deadline within %.1f s: killing its browser", WATCHDOG_GRACE_S)
-                self.fired = True
+                self.ctx.browser_killed = True
                 self.abort()
                 return
 
@@ -168,10 +167,10 @@ def run_script(
             result.finish(ended.state, ended.message, started)
         finally:
             # Under the watchdog: a page that hangs the screenshot is killed at the deadline like a step.
-            if screenshots and not result.infrastructure_error and not watchdog.fired:
+            if screenshots and not result.infrastructure_error and not ctx.browser_killed:
                 result.final_screenshot = final_screenshot(ctx, result.state)
             watchdog.finish()
-            if not result.infrastructure_error and not watchdog.fired:
+            if not result.infrastructure_error and not ctx.browser_killed:
                 ctx.guard.drain_console()
             result.console_log = ctx.guard.console_log
         result.echo_log = list(ctx.log)
@@ -227,18 +226,16 @@ class Engine:
                     self.report(StepResult.of(pc, command, SKIPPED, 0, "Skipped"))
                 pc += 1
                 continue
-            try:
-                self.ctx.check()
-            except (StopRequested, ScriptTimeout) as error:
-                raise RunEnded(STOPPED if isinstance(error, StopRequested) else ERROR, str(error)) from None
+            self.end_if_due()
             begun = time.monotonic()
             try:
                 pc_next, message, reported = self.execute(program, pc)
-                self.ctx.guard.check()  # a request the page made during the step was refused
+                if not self.ctx.browser_killed:
+                    self.ctx.guard.check()  # a request the page made during the step was refused
             except RunEnded:
                 raise
             except Exception as raised:  # every failure becomes a step state
-                failure = self.ctx.guard.explain(raised)  # a refusal explains whatever else went wrong
+                failure = self.explain(raised)
                 if nested:
                     self.record_sub_test_failure(pc, command, failure)
                     pc += 1
@@ -256,14 +253,31 @@ class Engine:
                 self.report(StepResult.of(pc, command, PASSED, elapsed_ms(begun), message))
             pc = pc_next
 
+    def explain(self, raised: Exception) -> Exception:
+        """What a step's error really was: a refusal explains whatever else went wrong. After the watchdog killed
+        the browser, the stop or the deadline that made it do so, and the browser is not asked."""
+        if self.ctx.browser_killed:
+            return self.ctx.ending() or raised
+        return self.ctx.guard.explain(raised)
+
+    def end_if_due(self) -> None:
+        """End the run (RunEnded) if a stop was requested or the deadline passed."""
+        ending = self.ctx.ending()
+        if ending is not None:
+            raise RunEnded(STOPPED if isinstance(ending, StopRequested) else ERROR, str(ending))
+
     def check_policy_after_last_step(self) -> None:
-        """A refusal that came after the last step (a late fetch, a popup) still decides the run."""
+        """A refusal that came after the last step (a late fetch, a popup) still decides the run; after the
+        watchdog killed the browser, the stop or the deadline that made it do so."""
+        if self.ctx.browser_killed:
+            self.end_if_due()
+            return
         found = self.ctx.guard.violation()
         if found is not None:
             raise RunEnded(ERROR, str(found), code=classify(found, self.ctx).code)
 
     def take_screenshot(self) -> bytes | None:
-        return page_png(self.ctx.driver) if self.screenshots else None
+        return page_png(self.ctx.driver) if self.screenshots and not self.ctx.browser_killed else None
 
     # ---- one command -----------------------------------------------------------------------------
 
