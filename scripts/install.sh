@@ -30,7 +30,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.testfleet-installed
-inputs=$(cat requirements-dev.txt shared/pyproject.toml ./*-service/pyproject.toml | sha256sum | cut -d' ' -f1)
+inputs=$(cat requirements-dev.txt shared/pyproject.toml ./*-service/pyproject.toml cli/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$inputs" ]]; then
   echo "install.sh: installing Python packages into .venv" >&2
   if [[ ! -x .venv/bin/uv ]]; then
@@ -38,7 +38,7 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$inputs" ]]; then
     .venv/bin/python -m pip install -q uv  # uv installs ~4x faster than pip here
   fi
   VIRTUAL_ENV=$PWD/.venv .venv/bin/uv pip install -q \
-    -e shared -e web-test-service -e perf-test-service -e scheduler-service -r requirements-dev.txt
+    -e shared -e web-test-service -e perf-test-service -e scheduler-service -e cli -r requirements-dev.txt
   echo "$inputs" > "$stamp"
 fi
 
