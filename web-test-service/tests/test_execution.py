@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from runner.fake_driver import PNG, FakeBrowser, FakeElement
 from sqlalchemy import select
 
 from shared.redis_client import redis_from_url
 from shared.runs.states import RunState
+from web_test_service import execution
 from web_test_service.execution import execute_run
 from web_test_service.models import FINAL_SCREENSHOT, STEP_SCREENSHOT, Run, Screenshot, Script
+from web_test_service.runner import run_script
 
 pytestmark = pytest.mark.timeout(60)
 BASE = "http://app.test"
@@ -49,6 +53,14 @@ def test_a_failed_run_is_saved_with_its_step_and_final_screenshots(app, settings
     run, shots = run_on_fake_browser(app, settings, [cmd("open", "/"), cmd("assertText", "id=title", "Away")])
     assert run.state == RunState.failed and run.error["code"] == "assertion_failed", run.error
     assert sorted(shots, key=str) == sorted([(STEP_SCREENSHOT, 1, PNG), (FINAL_SCREENSHOT, None, PNG)], key=str)
+
+
+def test_a_click_that_finds_nothing_is_saved_as_an_error(app, settings, monkeypatch):
+    monkeypatch.setattr(execution, "run_script", partial(run_script, implicit_wait_ms=50))  # not 15 s
+    run, shots = run_on_fake_browser(app, settings, [cmd("open", "/"), cmd("click", "id=missing-element")])
+    assert run.state == RunState.error, run.error
+    assert run.error == {"code": "command_failed", "message": "Element id=missing-element not found"}
+    assert run.result["failed_step"] == 1 and (STEP_SCREENSHOT, 1, PNG) in shots
 
 
 def test_a_passed_run_is_saved_without_a_screenshot(app, settings):

@@ -6,8 +6,11 @@ The real browser and worker: test_project_runs_e2e.py.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
+from junitparser import Error, JUnitXml
+from junitparser.xunit2 import TestCase as XUnit2Case
 from runner.fake_driver import FakeBrowser, FakeElement
 from sqlalchemy import select
 
@@ -16,15 +19,19 @@ from shared.broker import priority_queue_keys
 from shared.celery_factory import make_celery
 from shared.redis_client import redis_from_url
 from shared.runs.states import RunState
-from web_test_service import project_runs
+from web_test_service import execution, project_runs
+from web_test_service.junit import build_project_junit_xml
 from web_test_service.lanes import LaneWorker, run_lane
 from web_test_service.models import Project, ProjectRun, Run, Script
+from web_test_service.project_junit import junit_suites
+from web_test_service.runner import run_script
 from web_test_service.schemas import ProjectRunRequest
 
 pytestmark = pytest.mark.timeout(60)
 BASE = "http://app.test"
 PASSES = [{"command": "open", "target": "/"}, {"command": "assertText", "target": "id=title", "value": "Home"}]
 FAILS = [{"command": "open", "target": "/"}, {"command": "assertText", "target": "id=title", "value": "Away"}]
+ERRS = [{"command": "open", "target": "/"}, {"command": "click", "target": "id=missing-element"}]
 
 
 @pytest.fixture()
@@ -107,6 +114,32 @@ def test_a_failed_test_is_retried_at_once_and_every_attempt_kept(sessions, redis
     assert attempts(sessions, project_run_id) == [
         (0, 1, "failed", False), (0, 2, "failed", False), (0, 3, "failed", False), (1, 1, "passed", False)
     ]  # fmt: skip
+
+
+def test_a_test_that_errs_is_retried_and_errs_the_project_run(sessions, redis, settings, monkeypatch):
+    """A click that finds nothing: `error` (command_failed), retried like a failure, an <error> in the JUnit."""
+    monkeypatch.setattr(execution, "run_script", partial(run_script, implicit_wait_ms=50))  # not 15 s an attempt
+    tests = [("a", FAILS), ("b", ERRS), ("c", PASSES)]
+    project_run_id = started_project_run(sessions, settings, tests, retries=1)
+    factory, _ = fake_browsers()
+    assert run_lane(project_run_id, 0, [0, 1, 2], LaneWorker(sessions, redis, factory, "lane")) == [
+        "failed", "error", "passed"
+    ]  # fmt: skip
+    assert attempts(sessions, project_run_id) == [
+        (0, 1, "failed", False), (0, 2, "failed", False), (1, 1, "error", False), (1, 2, "error", False),
+        (2, 1, "passed", False),
+    ]  # fmt: skip
+    with sessions() as session:
+        project_run = session.get(ProjectRun, project_run_id)
+        assert project_runs.refresh_state(session, project_run) == "error"  # failed < error
+        codes = session.execute(select(Run.error).where(Run.project_run_id == project_run_id, Run.position == 1))
+        assert [error["code"] for (error,) in codes] == ["command_failed", "command_failed"]
+        xml = build_project_junit_xml(junit_suites(session, project_run, "http://testfleet.test"), name="p")
+    (suite,) = JUnitXml.fromstring(xml.encode())
+    assert (suite.tests, suite.failures, suite.errors) == (3, 1, 1)
+    errs = XUnit2Case.fromelem(next(case for case in suite if case.name == "b"))
+    assert isinstance(errs.result[0], Error) and "Element id=missing-element not found" in errs.result[0].message
+    assert len(errs.rerun_errors()) == 1 and not errs.rerun_failures()  # the first attempt
 
 
 def test_a_lane_past_its_budget_hands_the_rest_to_a_new_task(sessions, redis, settings):

@@ -113,8 +113,22 @@ def test_unreachable_page_and_bad_locator_are_errors(client, auth_header, web_wo
     assert unreachable["state"] == "error" and unreachable["error"]["message"]
     bad = [("open", "/login.html", ""), ("click", "xpath=//*[", "")]
     bad_locator = run_to_end(client, alice, create(client, alice, site, bad, name="bad locator"))
-    assert bad_locator["state"] in ("error", "failed")
-    assert bad_locator["steps"][-1]["state"] in ("error", "failed")
+    assert bad_locator["state"] == "error" and bad_locator["steps"][-1]["state"] == "error", bad_locator
+
+
+def test_a_click_on_a_missing_element_is_an_error_and_a_junit_error(client, auth_header, web_worker, site):
+    """What a CI tool tells apart: the script could not run as written (`error`), not a check that did not hold."""
+    alice = auth_header("tester", "alice")
+    commands = [("open", "/login.html", ""), ("click", "id=missing-element", ""), ("echo", "never reached", "")]
+    status = run_to_end(client, alice, create(client, alice, site, commands))  # after the 15 s implicit wait
+    assert status["state"] == "error", status
+    assert status["error"] == {"code": "command_failed", "message": "Element id=missing-element not found"}
+    assert [step["state"] for step in status["steps"]] == ["passed", "error"]
+    junit = ET.fromstring(client.get(f"{API}/runs/{status['run_id']}/junit.xml", headers=alice).data)
+    error = junit.find(".//testcase/error")
+    assert error is not None and junit.find(".//testcase/failure") is None
+    assert error.get("message") == "command 1 (click id=missing-element): Element id=missing-element not found"
+    assert (junit.get("errors"), junit.get("failures")) == ("1", "0")
 
 
 def test_stop_mid_run_within_5s_leaves_no_browser(client, auth_header, web_worker, site):

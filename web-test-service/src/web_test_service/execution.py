@@ -17,7 +17,7 @@ from web_test_service.runner import RunResult, StepResult, run_script
 from web_test_service.runner.driver import BrowserStartError
 from web_test_service.service import resolve_in_project
 
-# The run's verdict message as the error code clients see.
+# The run's verdict as the error code clients see, unless the runner names a more precise one (verdict_error).
 ERROR_CODES = {RunState.failed: "assertion_failed", RunState.error: "run_error", RunState.stopped: "stopped"}
 
 
@@ -129,7 +129,8 @@ def final_rows(run_id: str, result: RunResult) -> tuple[Screenshot, ...]:
 def verdict_error(result: RunResult) -> dict[str, str] | None:
     if result.state == RunState.passed or not result.message:
         return None
-    # target_blocked: a request the run made was refused by WEB_ALLOWED_HOSTS (runner/policy.py).
+    # target_blocked: a request the run made was refused by WEB_ALLOWED_HOSTS (runner/policy.py); command_failed: an
+    # action (click, type, storeText...) found no element or could not use it (runner/outcomes.py).
     code = result.error_code or ERROR_CODES.get(RunState(result.state), "run_error")
     return {"code": code, "message": result.message}
 

@@ -7,8 +7,15 @@ from types import SimpleNamespace
 import pytest
 from fake_driver import FakeBrowser, FakeElement
 
-from web_test_service.runner import FAILED, PASSED, run_script
-from web_test_service.runner.commands import COMMANDS, CONTROL_FLOW, FAMILIES, CommandSpec, build_command_table
+from web_test_service.runner import ERROR, FAILED, PASSED, run_script
+from web_test_service.runner.commands import (
+    CHECK_COMMANDS,
+    COMMANDS,
+    CONTROL_FLOW,
+    FAMILIES,
+    CommandSpec,
+    build_command_table,
+)
 from web_test_service.runner.commands.spec import Arg
 from web_test_service.runner.errors import StepFailure, VerificationFailure
 
@@ -75,6 +82,18 @@ def test_verify_turns_a_failure_into_a_soft_one():
     assert type(hard.value) is StepFailure
     with pytest.raises(VerificationFailure, match="nope"):
         table["verifyThing"].handler(None, None)
+
+
+def test_the_checks_are_the_asserts_their_verify_twins_and_the_waits():
+    """What a failing step means depends on these (runner/outcomes.py): a check fails the run, an action errs it."""
+    waits = {name for name in COMMANDS if name.startswith("waitFor")}
+    assert len(waits) == 7 and "waitForText" in waits
+    asserts = {name for name in COMMANDS if name.startswith("assert")}
+    verifies = {"verify" + name[len("assert") :] for name in asserts}
+    assert len(CHECK_COMMANDS) == 45 and asserts | verifies | waits == CHECK_COMMANDS
+    assert {"assert", "verify", "assertAlert", "verifyConfirmation", "assertPrompt"} <= CHECK_COMMANDS
+    actions = {"click", "type", "select", "sendKeys", "storeText", "mouseOver", "pause", "run", "acceptAlert", "open"}
+    assert not actions & CHECK_COMMANDS
 
 
 def test_a_command_defined_twice_is_refused():
@@ -178,8 +197,60 @@ def test_frames(browser):
         cmd("selectFrame", "relative=parent"),
         cmd("selectFrame", "index=1"),
     )
-    assert result.state == FAILED and result.failed_step == 8
+    assert result.state == ERROR and result.error_code == "command_failed" and result.failed_step == 8
     assert result.message.startswith("no frame at index 1")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd("click", "id=nope"),
+        cmd("doubleClick", "id=nope"),
+        cmd("clickAt", "id=nope", "1,1"),
+        cmd("mouseOver", "id=nope"),
+        cmd("dragAndDropToObject", "id=link", "id=nope"),
+        cmd("type", "id=nope", "x"),
+        cmd("sendKeys", "id=nope", "x"),
+        cmd("check", "id=nope"),
+        cmd("select", "id=nope", "label=Red"),
+        cmd("select", "id=color", "label=Green"),
+        cmd("editContent", "id=nope", "x"),
+        cmd("editContent", "id=name", "x"),
+        cmd("submit", "id=nope"),
+        cmd("storeText", "id=nope", "v"),
+        cmd("storeAttribute", "id=nope@href", "v"),
+        cmd("selectFrame", "id=nope"),
+        cmd("selectWindow", "handle=nope"),
+    ],
+    ids=lambda command: f"{command['command']} {command['target']} {command['value']}".strip(),
+)
+def test_an_action_that_finds_no_element_or_cannot_use_it_errs_the_run(browser, command):
+    result = run(browser, command, cmd("echo", "never"))
+    assert (result.state, result.error_code) == (ERROR, "command_failed"), result.message
+    assert [step.state for step in result.steps] == [PASSED, ERROR] and result.echo_log == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        cmd("assertText", "id=nope", "x"),
+        cmd("assertNotText", "id=nope", "x"),
+        cmd("assertValue", "id=nope", "x"),
+        cmd("assertChecked", "id=nope"),
+        cmd("assertEditable", "id=nope"),
+        cmd("assertElementPresent", "id=nope"),
+        cmd("assertSelectedLabel", "id=nope", "Red"),
+        cmd("assertAlert", "Hello"),
+        cmd("waitForElementPresent", "id=nope", "50"),
+        cmd("waitForElementVisible", "id=nope", "50"),
+        cmd("waitForText", "id=nope", "x"),
+    ],
+    ids=lambda command: f"{command['command']} {command['target']}",
+)
+def test_a_check_on_a_missing_element_fails_the_run(browser, command):
+    result = run(browser, command, cmd("echo", "never"))
+    assert (result.state, result.error_code) == (FAILED, None), result.message
+    assert [step.state for step in result.steps] == [PASSED, FAILED] and result.echo_log == []
 
 
 def test_mouse_commands_send_pointer_actions(browser):

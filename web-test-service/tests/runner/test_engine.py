@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from fake_driver import PNG, FakeBrowser, FakeElement
-from selenium.common.exceptions import InvalidSessionIdException, WebDriverException
+from selenium.common.exceptions import ElementClickInterceptedException, InvalidSessionIdException, WebDriverException
 from selenium.webdriver.common.keys import Keys
 
 from web_test_service.runner import ERROR, FAILED, PASSED, SKIPPED, STOPPED, StepResult, run_script
@@ -107,6 +107,55 @@ def test_the_deciding_step_is_the_assert_after_earlier_verifies(browser):
     assert result.message == "Actual value 'Hello' did not match 'Bye'"  # the one that ended the run
 
 
+def test_an_action_on_a_missing_element_ends_the_run_in_error(browser):
+    """The design's run states: a click that finds nothing is a script that could not run as written, not an
+    assertion that did not hold."""
+    result = run(browser, [cmd("open", "/form.html"), cmd("click", "id=missing-element"), cmd("echo", "never")])
+    assert (result.state, result.error_code) == (ERROR, "command_failed")
+    assert result.message == "Element id=missing-element not found" and result.failed_step == 1
+    assert states(result) == [(0, PASSED), (1, ERROR)]
+    assert result.steps[1].screenshot == PNG and result.final_screenshot == PNG
+    assert not result.infrastructure_error and result.echo_log == []
+
+
+def test_an_assert_on_a_missing_element_still_fails_the_run(browser):
+    result = run(browser, [cmd("open", "/form.html"), cmd("assertText", "id=missing-element", "Hello")])
+    assert (result.state, result.error_code) == (FAILED, None)
+    assert result.message == "Element id=missing-element not found"
+    assert states(result) == [(0, PASSED), (1, FAILED)]
+
+
+def test_a_verify_on_a_missing_element_is_still_soft(browser):
+    commands = [
+        cmd("open", "/form.html"),
+        cmd("verifyText", "id=missing-element", "Hello"),
+        cmd("verifyText", "id=title", "Bye"),
+        cmd("echo", "went on"),
+    ]
+    result = run(browser, commands)
+    assert (result.state, result.error_code) == (FAILED, None)
+    assert states(result) == [(0, PASSED), (1, FAILED), (2, FAILED), (3, PASSED)]
+    assert result.echo_log == ["went on"] and result.message == "Element id=missing-element not found"
+
+
+def test_an_action_that_errs_after_a_soft_failure_errs_the_run(browser):
+    commands = [cmd("open", "/form.html"), cmd("verifyTitle", "Nope"), cmd("type", "id=missing-element", "x")]
+    result = run(browser, [*commands, cmd("echo", "never")])
+    assert (result.state, result.error_code) == (ERROR, "command_failed") and result.failed_step == 1
+    assert result.message == "Element id=missing-element not found" and result.echo_log == []
+    assert states(result) == [(0, PASSED), (1, FAILED), (2, ERROR)]
+
+
+def test_an_element_that_cannot_be_clicked_errs_the_run(browser):
+    def covered() -> None:
+        raise ElementClickInterceptedException("element click intercepted: another element would receive the click")
+
+    browser.driver.pages[f"{BASE}/form.html"].root.append(FakeElement("button", "buy", id="buy", on_click=covered))
+    result = run(browser, [cmd("open", "/form.html"), cmd("click", "id=buy")])
+    assert (result.state, result.error_code) == (ERROR, "command_failed")
+    assert result.message.startswith("element click intercepted") and states(result)[-1] == (1, ERROR)
+
+
 def test_script_errors_end_the_run_in_error(browser):
     result = run(browser, [cmd("echo", "a"), cmd("clikc", "id=x"), cmd("echo", "b")])
     assert result.state == ERROR and result.message == "Unknown command clikc" and result.failed_step == 1
@@ -116,7 +165,7 @@ def test_script_errors_end_the_run_in_error(browser):
 
 def test_no_screenshots_when_turned_off(browser):
     result = run(browser, [cmd("open", "/form.html"), cmd("click", "id=nope")], screenshots=False)
-    assert result.state == FAILED and result.message == "Element id=nope not found"
+    assert result.state == ERROR and result.message == "Element id=nope not found"
     assert result.steps[1].screenshot is None and browser.driver.screenshots_taken == 0
 
 
@@ -372,6 +421,31 @@ def test_failures_inside_run_name_the_test_and_command(browser):
     assert result.failed_step == 0
 
 
+SUB_TESTS = {
+    "buy": [cmd("open", "/form.html"), cmd("verifyTitle", "Nope"), cmd("click", "id=missing-element")],
+    "outer": [cmd("echo", "outer"), cmd("run", "buy")],
+    "check": [cmd("open", "/form.html"), cmd("assertText", "id=missing-element", "Hello")],
+}
+CLICK_NOT_FOUND = "In test 'buy', command 2 (click id=missing-element): Element id=missing-element not found"
+ASSERT_NOT_FOUND = "In test 'check', command 1 (assertText id=missing-element): Element id=missing-element not found"
+
+
+@pytest.mark.parametrize(
+    ("test", "state", "code", "message"),
+    [
+        ("buy", ERROR, "command_failed", CLICK_NOT_FOUND),
+        ("outer", ERROR, "command_failed", f"In test 'outer', command 1 (run buy): {CLICK_NOT_FOUND}"),
+        ("check", FAILED, None, ASSERT_NOT_FOUND),
+    ],
+)
+def test_a_step_inside_run_ends_the_run_step_as_it_ended(browser, test, state, code, message):
+    """A sub-test's click that finds nothing errs the `run` step and the run, however deep; its assert fails it."""
+    result = run(browser, [cmd("run", test), cmd("echo", "never")], resolve_test=SUB_TESTS.get)
+    assert (result.state, result.error_code, result.message) == (state, code, message)
+    assert states(result) == [(0, state)] and result.steps[0].screenshot == PNG
+    assert result.echo_log == (["outer"] if test == "outer" else [])
+
+
 @pytest.mark.parametrize(
     ("tests", "message"),
     [
@@ -523,11 +597,11 @@ def test_a_browser_the_watchdog_killed_is_asked_nothing_more(fast_stop_checks, e
     assert states(result) == [(0, result.state)] and result.final_screenshot is None
 
 
-def test_missing_elements_fail_after_the_implicit_wait(browser):
+def test_a_missing_element_ends_the_run_after_the_implicit_wait(browser):
     started = time.monotonic()
     result = run(browser, [cmd("open", "/form.html"), cmd("click", "id=nope")], implicit_wait_ms=200)
     assert 0.2 <= time.monotonic() - started < 2
-    assert result.state == FAILED and result.message == "Element id=nope not found"
+    assert result.state == ERROR and result.message == "Element id=nope not found"
 
 
 def test_fallback_targets_are_tried(browser):

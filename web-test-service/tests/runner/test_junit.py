@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fake_driver import FakeBrowser, FakeElement
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from web_test_service.junit import build_junit_xml
-from web_test_service.runner import RunResult, StepResult
+from web_test_service.runner import RunResult, StepResult, run_script
 
 
 def step(index, command, target, state, message=None, value=""):
@@ -111,14 +112,34 @@ def test_unfinished_runs_are_skipped():
 
 def test_run_results_are_accepted_directly():
     result = RunResult(
-        state="failed",
+        state="error",
         message="Element id=x not found",
-        steps=[StepResult(0, "click", "id=x", "", "failed", 3, "Element id=x not found", b"\x89PNG")],
+        steps=[StepResult(0, "click", "id=x", "", "error", 3, "Element id=x not found", b"\x89PNG")],
     )
     [case] = only_suite(parse(build_junit_xml([dict(result.to_dict(), name="from result")])))
     assert case.result[0].message.startswith("command 0 (click id=x)")
     [case] = only_suite(parse(build_junit_xml([result])))
     assert case.name == "run 1"
+
+
+def run_on_fake_browser(command: str, target: str) -> RunResult:
+    """A run of `open /` and the command on a fake browser showing a page titled Home."""
+    browser = FakeBrowser()
+    browser.driver.add_page("http://app.test/", "Home", FakeElement("h1", "Home", id="title"))
+    commands = [{"command": "open", "target": "/"}, {"command": command, "target": target}]
+    return run_script({"commands": commands}, browser.factory, base_url="http://app.test", implicit_wait_ms=50)
+
+
+def test_a_click_that_finds_nothing_is_an_error_and_an_assert_a_failure():
+    """What CI tools tell apart: <error> (the test could not run as written) from <failure> (a check did not hold)."""
+    runs = [run_on_fake_browser("click", "id=missing"), run_on_fake_browser("assertText", "id=missing")]
+    suite = only_suite(parse(build_junit_xml(runs)))
+    assert (suite.tests, suite.failures, suite.errors) == (2, 1, 1)
+    clicked, asserted = (case.result[0] for case in suite)
+    assert isinstance(clicked, Error)
+    assert clicked.message == "command 1 (click id=missing): Element id=missing not found"
+    assert isinstance(asserted, Failure)
+    assert asserted.message == "command 1 (assertText id=missing): Element id=missing not found"
 
 
 def test_no_runs_is_still_valid():

@@ -111,6 +111,15 @@ def test_open_never_asks_the_browser_for_a_local_url():
     assert asked == []  # chromedriver would have opened it
 
 
+def test_a_refusal_inside_a_sub_test_is_still_target_blocked():
+    tests = {"local": [cmd("echo", "in"), cmd("open", "file:///etc/passwd")]}
+    result = run_script({"commands": [cmd("run", "local")]}, Reporting().factory, base_url=BASE, resolve_test=tests.get)
+    assert result.state == ERROR and result.error_code == "target_blocked"
+    where = "In test 'local', command 1 (open file:///etc/passwd)"
+    assert result.message.startswith(f"{where}: Blocked by WEB_ALLOWED_HOSTS")
+    assert [step.state for step in result.steps] == [ERROR]
+
+
 class Console:
     """A driver whose console holds the given messages once."""
 

@@ -201,12 +201,24 @@ class TestCommands:
         assert result.echo_log == ["still running"]
         assert is_valid_png(result.steps[1].screenshot)
 
-    def test_missing_element_fails_after_the_implicit_wait(self, reused_browser, site):
+    def test_a_click_on_a_missing_element_errs_after_the_implicit_wait(self, reused_browser, site):
         started = time.monotonic()
-        result = run(reused_browser, site, [cmd("open", "/form.html"), cmd("click", "id=nope")], implicit_wait_ms=700)
-        assert result.state == FAILED
-        assert "id=nope not found" in result.message
+        commands = [cmd("open", "/form.html"), cmd("click", "id=missing-element"), cmd("echo", "never")]
+        result = run(reused_browser, site, commands, implicit_wait_ms=700)
+        assert (result.state, result.error_code) == (ERROR, "command_failed")
+        assert result.message == "Element id=missing-element not found"
+        assert [step.state for step in result.steps] == [PASSED, ERROR] and is_valid_png(result.steps[1].screenshot)
         assert 0.6 < time.monotonic() - started < 10
+
+    def test_typing_into_a_disabled_input_errs_and_asserting_a_missing_element_fails(self, reused_browser, site):
+        typing = [cmd("open", "/form.html"), cmd("type", "id=disabled", "x")]
+        typed = run(reused_browser, site, typing, implicit_wait_ms=500)
+        assert (typed.state, typed.error_code) == (ERROR, "command_failed"), typed.message
+        assert "invalid element state" in typed.message
+        asserting = [cmd("open", "/form.html"), cmd("assertText", "id=missing-element", "Hello")]
+        asserted = run(reused_browser, site, asserting, implicit_wait_ms=500)
+        assert (asserted.state, asserted.error_code) == (FAILED, None)
+        assert asserted.message == "Element id=missing-element not found"
 
     def test_fallback_targets_are_tried(self, reused_browser, site):
         fallback = cmd("assertText", "id=missing", "Hello", targets=[["name=nothing", "name"], ["css=#title", "css"]])

@@ -13,7 +13,7 @@ from typing import Any
 from selenium.common.exceptions import UnexpectedAlertPresentException
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from web_test_service.runner.commands import COMMANDS, Invocation, evaluate_condition
+from web_test_service.runner.commands import CHECK_COMMANDS, COMMANDS, Invocation, evaluate_condition
 from web_test_service.runner.context import DEFAULT_IMPLICIT_WAIT_MS, RunContext
 from web_test_service.runner.control_flow import (
     LOOP_LIMIT_MESSAGE,
@@ -29,12 +29,12 @@ from web_test_service.runner.errors import (
     RunEnded,
     ScriptError,
     ScriptTimeout,
-    StepFailure,
     StopRequested,
+    SubTestFailure,
     VerificationFailure,
 )
 from web_test_service.runner.outcomes import classify
-from web_test_service.runner.policy import PolicyGuard, PolicyViolation
+from web_test_service.runner.policy import PolicyGuard
 from web_test_service.runner.results import ERROR, FAILED, PASSED, SKIPPED, STOPPED, RunResult, StepResult, elapsed_ms
 from web_test_service.runner.screenshots import final_screenshot, page_png
 from web_test_service.runner.variables import interpolate, json_safe
@@ -240,7 +240,7 @@ class Engine:
                     self.record_sub_test_failure(pc, command, failure)
                     pc += 1
                     continue
-                state, message, soft, infrastructure, code = classify(failure, self.ctx)
+                state, message, soft, infrastructure, code = classify(failure, self.ctx, check=is_check(command))
                 duration = elapsed_ms(begun)
                 screenshot = self.take_screenshot() if state in (FAILED, ERROR) and not infrastructure else None
                 self.report(StepResult.of(pc, command, state, duration, message, screenshot))
@@ -274,7 +274,7 @@ class Engine:
             return
         found = self.ctx.guard.violation()
         if found is not None:
-            raise RunEnded(ERROR, str(found), code=classify(found, self.ctx).code)
+            raise RunEnded(ERROR, str(found), code=classify(found, self.ctx, check=False).code)
 
     def take_screenshot(self) -> bytes | None:
         return page_png(self.ctx.driver) if self.screenshots and not self.ctx.browser_killed else None
@@ -424,19 +424,21 @@ class Engine:
             raise VerificationFailure(self.soft_failures.pop())
 
     def record_sub_test_failure(self, pc: int, command: dict, error: Exception) -> None:
-        """Record a verify failure inside a sub-test (which goes on), or re-raise saying where it happened."""
+        """Record a verify failure inside a sub-test (which goes on), or end the `run` step as the command ended,
+        saying where it happened (a failed assert fails it, a click that found nothing errs it, whatever `run` is)."""
         target = command.get("target") or ""
         where = f"In test '{self.sub_test_stack[-1]}', command {pc} ({command_name(command)} {target})"
         if isinstance(error, (StopRequested, ScriptTimeout)):
             raise error
-        state, message, soft, infrastructure, _ = classify(error, self.ctx)
+        state, message, soft, infrastructure, code = classify(error, self.ctx, check=is_check(command))
         if soft:
             self.soft_failures.append(f"{where}: {message}")
             return
-        if isinstance(error, PolicyViolation):
-            raise PolicyViolation(f"{where}: {message}") from error
-        if state == FAILED:
-            raise StepFailure(f"{where}: {message}") from error
         if infrastructure or state == STOPPED:
             raise error
-        raise ScriptError(f"{where}: {message}") from error
+        raise SubTestFailure(state, f"{where}: {message}", code) from error
+
+
+def is_check(command: dict) -> bool:
+    """Whether the command states an expectation about the page (assert*, verify*, waitFor*)."""
+    return command_name(command) in CHECK_COMMANDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class StepFailure(Exception):
-    """The page is not as the script expects: the step fails and the run stops as failed."""
+    """The page is not as the step expects: a check (assert*, waitFor*) fails the run; any other command errs it."""
 
 
 class VerificationFailure(StepFailure):
@@ -13,6 +13,15 @@ class VerificationFailure(StepFailure):
 
 class ScriptError(Exception):
     """The script itself is broken (unknown locator, bad argument): the run ends in error."""
+
+
+class SubTestFailure(Exception):
+    """A command of a `run` sub-test failed or erred: the `run` step ends as that command did (its state and code)."""
+
+    def __init__(self, state: str, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+        self.code = code
 
 
 class StopRequested(Exception):
@@ -31,4 +40,4 @@ class RunEnded(Exception):
         self.state = state
         self.message = message
         self.infrastructure = infrastructure
-        self.code = code  # the run's error code when it is not the state's (e.g. target_blocked)
+        self.code = code  # the run's error code when it is not the state's (target_blocked, command_failed)

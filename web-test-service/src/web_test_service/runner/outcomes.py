@@ -23,6 +23,7 @@ from web_test_service.runner.errors import (
     ScriptTimeout,
     StepFailure,
     StopRequested,
+    SubTestFailure,
     VerificationFailure,
 )
 from web_test_service.runner.policy import PolicyViolation
@@ -30,7 +31,7 @@ from web_test_service.runner.results import ERROR, FAILED, STOPPED
 
 log = logging.getLogger(__name__)
 
-# Selenium errors that mean the page is not as the script expects (the step fails, not errs).
+# Selenium errors that mean the page is not as the step expects, like a StepFailure (not_as_expected).
 PAGE_ERRORS = (
     *RETRYABLE_ERRORS,
     MoveTargetOutOfBoundsException,
@@ -39,6 +40,8 @@ PAGE_ERRORS = (
     UnexpectedAlertPresentException,
 )
 TARGET_BLOCKED = "target_blocked"
+# An action (click, type, storeText...) found no element or could not use it: the test could not run as written.
+COMMAND_FAILED = "command_failed"
 BROWSER_GONE_MARKERS = (
     "chrome not reachable",
     "session deleted",
@@ -59,18 +62,21 @@ class Outcome(NamedTuple):
     code: str | None = None  # the run's error code, when more precise than its state
 
 
-def classify(error: Exception, ctx: RunContext) -> Outcome:
-    """The outcome of an exception raised by a step of the run in ctx."""
+def classify(error: Exception, ctx: RunContext, *, check: bool) -> Outcome:
+    """The outcome of an exception raised by a step of the run in ctx; check: the step's command is one of
+    CHECK_COMMANDS (runner/commands/__init__.py)."""
     if isinstance(error, StopRequested):
         return Outcome(STOPPED, str(error))
     if ctx.should_stop() and isinstance(error, (WebDriverException, Urllib3Error, OSError)):
         return Outcome(STOPPED, "Stopped on request")
     if isinstance(error, ScriptTimeout):
         return Outcome(ERROR, str(error))
+    if isinstance(error, SubTestFailure):
+        return Outcome(error.state, str(error), code=error.code)
     if isinstance(error, VerificationFailure):
         return Outcome(FAILED, str(error), soft=True)
     if isinstance(error, StepFailure):
-        return Outcome(FAILED, str(error))
+        return not_as_expected(str(error), check)
     if isinstance(error, PolicyViolation):
         return Outcome(ERROR, str(error), code=TARGET_BLOCKED)
     if isinstance(error, ScriptError):
@@ -83,7 +89,7 @@ def classify(error: Exception, ctx: RunContext) -> Outcome:
     if isinstance(error, JavascriptException):
         return Outcome(ERROR, f"JavaScript error: {selenium_message(error)}")
     if isinstance(error, PAGE_ERRORS):
-        return Outcome(FAILED, selenium_message(error))
+        return not_as_expected(selenium_message(error), check)
     if isinstance(error, (InvalidSessionIdException, Urllib3Error, ConnectionError)) or (
         isinstance(error, WebDriverException) and is_browser_gone(error)
     ):
@@ -92,6 +98,14 @@ def classify(error: Exception, ctx: RunContext) -> Outcome:
         return Outcome(ERROR, selenium_message(error))
     log.exception("Unexpected error in a web-test step")
     return Outcome(ERROR, f"Internal error: {type(error).__name__}: {error}")
+
+
+def not_as_expected(message: str, check: bool) -> Outcome:
+    """A page not as the step expects: a check that did not hold fails the run, an action that could not find or
+    use its element errs it (docs/api.md, the run states)."""
+    if check:
+        return Outcome(FAILED, message)
+    return Outcome(ERROR, message, code=COMMAND_FAILED)
 
 
 def is_browser_gone(error: WebDriverException) -> bool:

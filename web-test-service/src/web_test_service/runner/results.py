@@ -76,7 +76,7 @@ class RunResult:
     variables: dict[str, Any] = field(default_factory=dict)
     # True when the browser or the grid broke, not the script: the caller may retry the run.
     infrastructure_error: bool = False
-    error_code: str | None = None  # set when more precise than the state: target_blocked
+    error_code: str | None = None  # set when more precise than the state: target_blocked, command_failed
     final_screenshot: bytes | None = None  # PNG of the page a failed or errored run ended on
 
     def record(self, step: StepResult) -> None:

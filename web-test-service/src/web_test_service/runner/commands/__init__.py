@@ -20,6 +20,7 @@ from web_test_service.runner.context import RunContext
 from web_test_service.runner.errors import StepFailure, VerificationFailure
 
 __all__ = [
+    "CHECK_COMMANDS",
     "COMMANDS",
     "FAMILIES",
     "REQUIRED_ARGS",
@@ -34,6 +35,11 @@ __all__ = [
 
 # Each family has ACTIONS {name: CommandSpec}; some also have ASSERTIONS {suffix: (check, target, value)}.
 FAMILIES: tuple[ModuleType, ...] = (navigation, mouse, input, waits, store, assertions, dialogs, scripts)
+
+# The commands that state an expectation about the page: assert* and their verify* twins (dialogs' among them) and the
+# waitFor* waits. A StepFailure in one of them is the test failing (`failed`); in any other command (click, type,
+# storeText...) the script could not run as written (`error`, runner/outcomes.py).
+CHECK_PREFIXES = ("assert", "verify", "waitFor")
 
 # Control flow is executed by the engine; entries here carry the argument kinds for validation.
 CONTROL_FLOW: dict[str, CommandSpec] = {
@@ -83,3 +89,4 @@ def build_command_table(families: tuple[ModuleType, ...] = FAMILIES) -> dict[str
 
 COMMANDS: dict[str, CommandSpec] = build_command_table()
 SUPPORTED_COMMANDS: frozenset[str] = frozenset(COMMANDS)
+CHECK_COMMANDS: frozenset[str] = frozenset(name for name in COMMANDS if name.startswith(CHECK_PREFIXES))
