@@ -38,9 +38,10 @@ def connection_options(command: F) -> F:
 def connect(url: str | None, token: str | None, service: str = "web-test") -> Gateway:
     """A gateway whose URL and token were just proven (GET /api/v1/<service>/me); exit 2 if they are not."""
     try:
-        gateway = Gateway(config.resolve(url, token), on_retry=lambda text: click.echo(f"! {text}", err=True))
-        gateway.outage_s = FIRST_CONTACT_OUTAGE_S
+        gateway = Gateway(config.resolve(url, token))
+        gateway.outage_s = FIRST_CONTACT_OUTAGE_S  # retried quietly: a wrong URL is one line, below
         gateway.get(f"/api/v1/{service}/me")
+        gateway.on_retry = lambda text: click.echo(f"! {text}", err=True)
     except ConfigError as error:
         fail(str(error))
     except AuthError as error:

@@ -42,7 +42,8 @@ def import_side(gateway: Gateway, path: Path) -> dict[str, Any]:
     project = read_side(path)
     side_id = project.get("id")
     if isinstance(side_id, str) and side_id:
-        found = gateway.get(f"{WEB}/projects?{urlencode({'side_id': side_id, 'limit': 500})}").get("items") or []
+        listed = gateway.get(f"{WEB}/projects?{urlencode({'side_id': side_id, 'limit': 500})}").get("items") or []
+        found = [item for item in listed if item.get("side_id") == side_id]  # a server without the filter lists all
         if found:
             newest = max(found, key=lambda item: str(item.get("created_at") or ""))
             return gateway.put(f"{WEB}/projects/{newest['id']}", project)
