@@ -1,8 +1,10 @@
-"""Project runs through the API, no worker: what a start selects and refuses, unrunnable tests, stop, history."""
+"""Project runs through the API, no worker: what a start selects and refuses, unrunnable tests, stop, history, the
+list of every project run you may see."""
 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from junitparser import Error, JUnitXml
 
 pytestmark = pytest.mark.timeout(60)
@@ -165,3 +167,107 @@ def test_a_project_without_suites_runs_every_test_in_order(client, auth_header):
         ("shop", False, ["login works", "login fails", "cart"])
     ]  # fmt: skip
     assert start(client, alice, project_id, {"suite": "smoke"}).status_code == 422  # no suite of that name
+
+
+# --- GET /project-runs ----------------------------------------------------------------------
+
+
+@pytest.fixture()
+def project_runs(client, auth_header, project):
+    """Project runs made in this order: alice's smoke (queued), whole project (running: its unrunnable test has
+    settled), smoke again, stopped; bob's own project, whole (running). Their ids, and the projects'."""
+    alice, bob = auth_header("tester", "alice"), auth_header("tester", "bob")
+    mine = project["project"]["id"]
+    bobs = client.post(f"{API}/projects", json=shop(), headers=bob).json["project"]["id"]
+    ids = {"alice-project": mine, "bob-project": bobs}
+    ids["smoke"] = start(client, alice, mine, {"suite": "smoke"}).json["id"]
+    ids["whole"] = start(client, alice, mine).json["id"]
+    ids["stopped"] = start(client, alice, mine, {"suite": "smoke"}).json["id"]
+    assert client.post(f"{API}/project-runs/{ids['stopped']}/stop", headers=alice).json["state"] == "stopped"
+    ids["bob"] = start(client, bob, bobs).json["id"]
+    return ids
+
+
+def project_run_list(client, headers, query=""):
+    resp = client.get(f"{API}/project-runs{query}", headers=headers)
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def listed_ids(page):
+    return [item["id"] for item in page["items"]]
+
+
+def test_the_list_is_newest_first_paginated_and_scoped_to_the_owner(client, auth_header, project_runs):
+    runs, viewer = project_runs, auth_header("viewer")
+    everything = project_run_list(client, viewer)
+    assert listed_ids(everything) == [runs["bob"], runs["stopped"], runs["whole"], runs["smoke"]]
+    assert [item["state"] for item in everything["items"]] == ["running", "stopped", "running", "queued"]
+    assert (everything["total"], everything["limit"], everything["offset"]) == (4, 50, 0)
+    window = project_run_list(client, viewer, "?limit=2&offset=1")
+    assert listed_ids(window) == [runs["stopped"], runs["whole"]] and window["total"] == 4
+    alice = project_run_list(client, auth_header("tester", "alice"))
+    assert listed_ids(alice) == [runs["stopped"], runs["whole"], runs["smoke"]] and alice["total"] == 3
+    assert listed_ids(project_run_list(client, auth_header("tester", "bob"))) == [runs["bob"]]
+    assert project_run_list(client, auth_header("admin"))["total"] == 4
+
+
+def test_items_are_those_of_a_projects_history(client, auth_header, project_runs):
+    alice = auth_header("tester", "alice")
+    history = client.get(f"{API}/projects/{project_runs['alice-project']}/runs", headers=alice).json
+    assert project_run_list(client, alice, f"?project_id={project_runs['alice-project']}") == history
+    assert set(history["items"][0]) == {"id", "project_run_id", "owner", "project_id", "project_name", "state",
+                                        "params", "created_at", "finished_at", "junit_url"}  # fmt: skip
+
+
+def test_the_list_filters_by_state_and_project(client, auth_header, project_runs):
+    runs, viewer, alice = project_runs, auth_header("viewer"), auth_header("tester", "alice")
+    assert listed_ids(project_run_list(client, viewer, "?state=queued")) == [runs["smoke"]]
+    assert listed_ids(project_run_list(client, viewer, "?state=running")) == [runs["bob"], runs["whole"]]
+    assert listed_ids(project_run_list(client, alice, "?state=running")) == [runs["whole"]]
+    assert listed_ids(project_run_list(client, viewer, "?state=stopped")) == [runs["stopped"]]
+    assert project_run_list(client, viewer, "?state=passed")["total"] == 0
+    of_bob = project_run_list(client, viewer, f"?project_id={runs['bob-project']}")
+    assert listed_ids(of_bob) == [runs["bob"]]
+    assert project_run_list(client, alice, f"?project_id={runs['bob-project']}")["total"] == 0  # not alice's
+    mine_running = f"?project_id={runs['alice-project']}&state=running"
+    assert listed_ids(project_run_list(client, viewer, mine_running)) == [runs["whole"]]
+
+
+def test_the_state_filter_lists_what_each_run_shows(client, app, auth_header, project_runs):
+    """A retry queued after a failed attempt leaves its run queued; a run whose tests the reaper settled has no
+    verdict stored until it is read: the filter and the items agree on both."""
+    from web_test_service.models import ProjectRun, Run
+
+    runs, viewer = project_runs, auth_header("viewer")
+    with app.extensions["db"].session_factory() as session:
+        first = session.scalars(sa.select(Run).where(Run.project_run_id == runs["smoke"], Run.position == 0)).one()
+        first.state = "failed"
+        retry = {c: getattr(first, c) for c in ("owner", "script_id", "script_name", "project_run_id", "suite_index")}
+        session.add(Run(**retry, position=0, attempt=2, state="queued", attempts=0, priority=5))
+        for child in session.scalars(sa.select(Run).where(Run.project_run_id == runs["whole"])):
+            child.state = "passed" if child.state == "queued" else child.state  # as the reaper would settle them
+        session.commit()
+    assert listed_ids(project_run_list(client, viewer, "?state=queued")) == [runs["smoke"]]
+    assert client.get(f"{API}/project-runs/{runs['smoke']}", headers=viewer).json["state"] == "queued"
+    assert listed_ids(project_run_list(client, viewer, "?state=running")) == [runs["bob"]]
+    assert listed_ids(project_run_list(client, viewer, "?state=error")) == [runs["whole"]]  # its unrunnable test
+    with app.extensions["db"].session_factory() as session:
+        settled = session.get(ProjectRun, runs["whole"])
+        assert settled.state == "error" and settled.finished_at is not None  # stored by the list
+    for state in ("queued", "running", "passed", "failed", "error", "stopped"):
+        items = project_run_list(client, viewer, f"?state={state}")["items"]
+        assert {item["state"] for item in items} <= {state}, state
+    everything = project_run_list(client, viewer)["items"]
+    assert sorted(item["state"] for item in everything) == ["error", "queued", "running", "stopped"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("?state=finished", "state"), ("?project_id=a%00", "project_id"), ("?project_id=a%20b", "project_id"),
+     ("?limit=501", "limit")],
+)  # fmt: skip
+def test_a_bad_list_parameter_is_a_422_naming_it(client, auth_header, query, field):
+    resp = client.get(f"{API}/project-runs{query}", headers=auth_header("tester", "alice"))
+    assert resp.status_code == 422, resp.json
+    assert [detail["field"] for detail in resp.json["error"]["details"]] == [field]

@@ -1,4 +1,5 @@
-"""Projects API: import a .side as a project, list and read it by owner, re-import keeping scripts and runs, delete."""
+"""Projects API: import a .side as a project, list and read it by owner (or find it by its IDE id), re-import keeping
+scripts and runs, delete."""
 
 from __future__ import annotations
 
@@ -98,6 +99,42 @@ def test_list_and_read_by_owner_viewer_and_admin(client, auth_header):
     assert client.delete(f"{API}/projects/{project_id}", headers=viewer).status_code == 403
     assert client.put(f"{API}/projects/{project_id}", json=shop(), headers=admin).status_code == 200
     assert client.get(f"{API}/projects/nosuchproject", headers=admin).status_code == 404
+
+
+def test_the_list_finds_a_project_by_its_ide_id_to_reimport_it(client, auth_header):
+    alice, bob, viewer = auth_header("tester", "alice"), auth_header("tester", "bob"), auth_header("viewer")
+    first = create(client, alice)["project"]["id"]
+    other = create(client, alice, {**shop(), "id": "ide-project-2"})["project"]["id"]
+    second = create(client, alice)["project"]["id"]  # the same .side imported twice: two projects, oldest first
+    bobs = create(client, bob)["project"]["id"]
+
+    def found(headers, side_id):
+        resp = client.get(f"{API}/projects?side_id={side_id}", headers=headers)
+        assert resp.status_code == 200, resp.json
+        return [project["id"] for project in resp.json["items"]], resp.json["total"]
+
+    assert found(alice, "ide-project-1") == ([first, second], 2)
+    assert found(alice, "ide-project-2") == ([other], 1)
+    assert found(bob, "ide-project-1") == ([bobs], 1)  # alice's are not bob's to see
+    assert found(viewer, "ide-project-1") == ([first, second, bobs], 3)
+    assert found(alice, "no-such-project") == ([], 0)
+    assert found(alice, "") == ([first, other, second], 3)  # empty: no filter
+    page = client.get(f"{API}/projects?side_id=ide-project-1&limit=1&offset=1", headers=alice).json
+    assert [p["id"] for p in page["items"]] == [second] and (page["total"], page["limit"], page["offset"]) == (2, 1, 1)
+    (match,) = client.get(f"{API}/projects?side_id=ide-project-2", headers=alice).json["items"]
+    reimported = client.put(f"{API}/projects/{match['id']}", json={**shop(), "id": "ide-project-2"}, headers=alice)
+    assert reimported.status_code == 200 and reimported.json["project"]["id"] == other
+
+
+@pytest.mark.parametrize(
+    ("side_id", "message"),
+    [("a%00b", "must not contain NUL (\\u0000) characters"), ("x" * 201, "at most 200 characters")],
+)
+def test_a_bad_side_id_is_a_422_naming_it(client, auth_header, side_id, message):
+    resp = client.get(f"{API}/projects?side_id={side_id}", headers=auth_header("tester"))
+    assert resp.status_code == 422, resp.json
+    assert resp.json["error"]["details"] == [{"field": "side_id", "message": message}]
+    assert client.get(f"{API}/projects?side_id={'x' * 200}", headers=auth_header("tester")).json["total"] == 0
 
 
 def test_a_reimport_keeps_each_test_its_script_and_runs(client, auth_header):

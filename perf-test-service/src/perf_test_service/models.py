@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column
 from shared import names
 from shared.db import OwnedColumns, make_base
 from shared.runs.kind import RunKind
-from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, target_reference
+from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, list_index, target_reference
 
 Base = make_base()
 
@@ -28,6 +28,7 @@ class Run(RunColumns, Base):
     __table_args__ = (
         active_run_index("uq_perf_runs_active_scenario", "scenario_id"),
         idempotency_key_index("perf_runs"),
+        list_index("perf_runs"),
     )
 
     scenario_id: Mapped[str | None] = target_reference("scenarios")

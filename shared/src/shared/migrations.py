@@ -120,3 +120,13 @@ def drop_run_idempotency_key(table: str) -> None:
     op.drop_index(f"uq_{table}_owner_idempotency_key", table_name=table)
     op.drop_column(table, "idempotency_fingerprint")
     op.drop_column(table, "idempotency_key")
+
+
+def create_list_index(table: str) -> None:
+    """The run table's (owner, created_at, id) index behind a tester's list of runs (shared.runs.model.list_index)."""
+    op.create_index(f"ix_{table}_owner_created_at", table, ["owner", "created_at", "id"])
+
+
+def drop_list_index(table: str) -> None:
+    """Undo create_list_index."""
+    op.drop_index(f"ix_{table}_owner_created_at", table_name=table)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared import names
 from shared.db import OwnedColumns, UTCDateTime, make_base, new_id, utcnow
 from shared.runs.kind import RunKind
-from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, target_reference
+from shared.runs.model import RunColumns, active_run_index, idempotency_key_index, list_index, target_reference
 from shared.runs.states import RunState
 
 Base = make_base()
 
 # Screenshot.kind: a failed step's, or the page a failing run ended on.
 STEP_SCREENSHOT, FINAL_SCREENSHOT = "step", "final"
+# A project run whose verdict is not stored yet (ProjectRun).
+UNFINISHED = text("finished_at IS NULL")
 
 
 class Script(OwnedColumns, Base):
@@ -59,6 +61,7 @@ class Run(RunColumns, Base):
     __table_args__ = (
         active_run_index("uq_web_runs_active_script", "script_id", standalone="project_run_id IS NULL"),
         idempotency_key_index("web_runs"),
+        list_index("web_runs"),
     )
 
     script_id: Mapped[str | None] = target_reference("scripts")
@@ -128,7 +131,7 @@ class Project(OwnedColumns, Base):
     __tablename__ = "projects"
 
     base_url: Mapped[str] = mapped_column(String(2000), default="")
-    side_id: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the IDE's project id
+    side_id: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)  # the IDE's project id
     version: Mapped[str] = mapped_column(String(20), default="")
     suites: Mapped[list] = mapped_column(JSON, default=list)
 
@@ -142,6 +145,11 @@ class ProjectRun(Base):
     """
 
     __tablename__ = "project_runs"
+    __table_args__ = (
+        list_index("project_runs"),
+        # The few not finished yet: what ?state=queued|running lists, and what a list settles first (project_runs.py).
+        Index("ix_project_runs_unfinished", "created_at", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner: Mapped[str] = mapped_column(String(200), index=True)

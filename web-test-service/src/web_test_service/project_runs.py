@@ -18,8 +18,8 @@ from typing import Any
 import regex
 from celery import Celery
 from redis import Redis
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, load_only, sessionmaker
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased, load_only, sessionmaker
 
 from shared import names
 from shared.auth import User, load_owned, owner_filter
@@ -303,8 +303,11 @@ def refresh_state(session: Session, project_run: ProjectRun, children: list[Run]
     """The project run's state from its children; stored (with finished_at) once they are all finished.
 
     A live state is only returned, never set on the row: a request that read the row while it ran must not
-    write "running" back over the verdict a lane or a stop stored meanwhile.
+    write "running" back over the verdict a lane or a stop stored meanwhile. A stored verdict is final, so a
+    list of finished runs loads no children.
     """
+    if project_run.finished_at is not None:
+        return RunState(project_run.state)
     children = children_of(session, project_run.id) if children is None else children
     latest = [attempts[-1].state for attempts in attempts_by_test(children).values()]
     state = state_of(latest)
@@ -351,10 +354,61 @@ def project_run_detail(session: Session, project_run: ProjectRun) -> dict[str, A
     }
 
 
-def project_runs_query(user: User, project_id: str):
-    """The history of a project: its runs the user may read, newest first."""
-    query = owner_filter(select(ProjectRun), ProjectRun.owner, user).where(ProjectRun.project_id == project_id)
+def project_runs_query(user: User, *, project_id: str | None = None, state: str | None = None):
+    """Project runs the user may read, newest first; only those of a project, or in a state, if given.
+
+    The state is the one the run shows (refresh_state); a run whose tests all finished is taken to have its
+    verdict stored (list_project_runs settles those first).
+    """
+    query = owner_filter(select(ProjectRun), ProjectRun.owner, user)
+    if project_id is not None:
+        query = query.where(ProjectRun.project_id == project_id)
+    if state is not None:
+        query = query.where(_in_state(state))
     return query.order_by(ProjectRun.created_at.desc(), ProjectRun.id.desc())
+
+
+def _in_state(state: str):
+    """SQL: the project run is in state as state_of tells it from its tests' latest attempts.
+
+    A finished run has its verdict stored. One that is not is running once a test's latest attempt has left
+    `queued`, else queued: an earlier attempt is always finished (a retry is made after it), so the latest
+    attempts that are not queued are the children not queued that no later attempt of their test follows.
+    """
+    if state in TERMINAL_STATES:
+        return and_(ProjectRun.finished_at.is_not(None), ProjectRun.state == state)
+    child, later = aliased(Run), aliased(Run)
+    test = (later.project_run_id == child.project_run_id, later.suite_index == child.suite_index)
+    retried = exists().where(*test, later.position == child.position, later.attempt > child.attempt)
+    started = exists().where(child.project_run_id == ProjectRun.id, child.state != RunState.queued, ~retried)
+    return and_(ProjectRun.finished_at.is_(None), started if state == RunState.running else ~started)
+
+
+def settle_finished(session: Session, user: User, *, project_id: str | None = None) -> None:
+    """Store the verdict of the user's project runs whose tests all finished but whose row does not say so yet.
+
+    A lane stores it when its last test ends, but a test the reaper settled, or one sent alone after its lane
+    was lost, ends without one: the verdict is then stored when the run is next read (refresh_state).
+    """
+    active = [state.value for state in ACTIVE_STATES]
+    running_child = exists().where(Run.project_run_id == ProjectRun.id, Run.state.in_(active))
+    query = owner_filter(select(ProjectRun), ProjectRun.owner, user).where(ProjectRun.finished_at.is_(None))
+    if project_id is not None:
+        query = query.where(ProjectRun.project_id == project_id)
+    for project_run in session.execute(query.where(~running_child)).scalars().all():
+        refresh_state(session, project_run)
+
+
+def list_project_runs(
+    *, session: Session, user: User, project_id: str | None = None, state: str | None = None
+) -> dict[str, Any]:
+    """A page of the project runs the user may read (ProjectRunList), newest first; of a project, in a state.
+
+    With a state, the runs that finished unnoticed are settled first, so each one listed shows that state.
+    """
+    if state is not None:
+        settle_finished(session, user, project_id=project_id)
+    return history(session, project_runs_query(user, project_id=project_id, state=state))
 
 
 def history(session: Session, query) -> dict[str, Any]:

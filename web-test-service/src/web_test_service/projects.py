@@ -228,9 +228,12 @@ def reimport_project(
 # --- reading and deleting -------------------------------------------------------------------
 
 
-def projects_query(user: User):
-    """Projects the user may read, oldest first."""
-    return owner_filter(select(Project), Project.owner, user).order_by(Project.created_at, Project.id)
+def projects_query(user: User, *, side_id: str | None = None):
+    """Projects the user may read, oldest first; only those of the IDE's project id side_id, if given."""
+    query = owner_filter(select(Project), Project.owner, user)
+    if side_id is not None:
+        query = query.where(Project.side_id == side_id)
+    return query.order_by(Project.created_at, Project.id)
 
 
 def get_project(*, session: Session, user: User, project_id: str, write: bool = False) -> Project:

@@ -16,6 +16,7 @@ MAX_COMMANDS = 5000
 MAX_TEXT = 100_000
 MAX_FALLBACKS = 50
 MIN_TIMEOUT_MS = 1000  # a script's shortest timeout
+MAX_SIDE_ID = 200  # the Selenium IDE's ids (a project's, a test's) as an import keeps them (side_id)
 # A fallback locator as Selenium IDE records it: [locator, strategy], e.g. ["css=#user", "css:finder"].
 Locator = Annotated[list[Annotated[str, Field(max_length=MAX_TEXT)]], Field(max_length=2)]
 VariableValue = str | int | float | bool | None

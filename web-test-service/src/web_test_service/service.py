@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only, sessionmaker
+from sqlalchemy.orm import Session, load_only, selectinload, sessionmaker
 
 from shared.auth import User, load_owned, owner_filter
 from shared.errors import Unprocessable
@@ -151,6 +151,19 @@ def start_run(
         progress_total=len(script.commands),
     )
     return runs.submit_run(session, celery, RUNS, run, key)
+
+
+def runs_query(
+    user: User, *, state: str | None = None, script_id: str | None = None, project_run_id: str | None = None
+):
+    """The web runs the user may read, newest first, with their steps (one more query per page, not per run).
+
+    Only those in state, of a script or of a project run (its tests, every attempt), if given.
+    """
+    query = runs.visible_runs(RUNS, user, state=state, target_id=script_id).options(selectinload(Run.steps))
+    if project_run_id is not None:
+        query = query.where(Run.project_run_id == project_run_id)
+    return query
 
 
 def junit_case(run: Run) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from shared.json_input import first_unstorable, loads
 from web_test_service.schemas import (
     MAX_COMMANDS,
     MAX_FALLBACKS,
+    MAX_SIDE_ID,
     MAX_TEXT,
     MIN_TIMEOUT_MS,
     CommandIn,
@@ -66,7 +67,7 @@ class SideCommand(CommandIn):
 
 
 class SideTest(_SideModel):
-    id: str | None = Field(default=None, max_length=200)
+    id: str | None = Field(default=None, max_length=MAX_SIDE_ID)
     name: Annotated[str, Field(min_length=1, max_length=300)]
     commands: list[SideCommand] = Field(max_length=MAX_COMMANDS)
 
@@ -80,7 +81,7 @@ class SideTest(_SideModel):
 
 class SideSuite(_SideModel):
     name: str = Field(max_length=300)
-    tests: list[Annotated[str, Field(max_length=200)]] | None = None  # test ids, in run order
+    tests: list[Annotated[str, Field(max_length=MAX_SIDE_ID)]] | None = None  # test ids, in run order
     # Any finite number of seconds imports: one above the platform's limit is clamped to it (suite_timeout_ms).
     timeout: float | None = Field(default=None, ge=0, description="seconds; 0: the default")
     persistSession: bool | None = None
@@ -88,7 +89,7 @@ class SideSuite(_SideModel):
 
 
 class SideDocument(_SideModel):
-    id: str | None = Field(default=None, max_length=200)
+    id: str | None = Field(default=None, max_length=MAX_SIDE_ID)
     version: str  # "2.0"; Selenium IDE 1.x wrote a number
     name: str = Field(default="", max_length=300)
     url: str = Field(default="", max_length=2000)

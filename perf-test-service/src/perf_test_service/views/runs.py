@@ -1,23 +1,41 @@
-"""/runs/{id}: final stats and time series, Locust's HTML report, the stats CSV."""
+"""/runs: the load runs you may see; /runs/{id}: final stats and time series, Locust's HTML report, the stats CSV."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response
 
 from perf_test_service.models import RUNS
-from perf_test_service.schemas import PerfRunRead
+from perf_test_service.schemas import PerfRunList, PerfRunRead
 from shared.auth import current_user, require_role
 from shared.db import current_session
 from shared.errors import NotFound
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
+from shared.pagination import paginate
+from shared.query_params import id_param, query_schema, read_query
 from shared.responses import respond
 from shared.runs import api as runs
+from shared.runs.views import RUN_STATE
 
 bp = Blueprint("runs", __name__)
+FILTERS = (RUN_STATE, id_param("scenario_id"))
 
 
 def _run(run_id: str):
     return runs.get_readable_run(current_session(), RUNS, current_user(), run_id)
+
+
+@bp.get("")
+@require_role("viewer")
+@document(
+    "The load runs you may see, newest first; only those in `state` or of `scenario_id`.",
+    response=PerfRunList,
+    query=PAGE_QUERY | query_schema(*FILTERS),
+)
+def list_runs():
+    """List load runs."""
+    state, scenario_id = read_query(*FILTERS)
+    query = runs.visible_runs(RUNS, current_user(), state=state, target_id=scenario_id)
+    return paginate(current_session(), query, PerfRunRead)
 
 
 @bp.get("/<run_id>")

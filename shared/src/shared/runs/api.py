@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.auth import User, load_owned
+from shared.auth import User, load_owned, owner_filter
 from shared.db import rows_changed, utcnow
 from shared.errors import Conflict, ServiceUnavailable, Unprocessable
 from shared.runs.idempotency import HEADER, IdempotencyKey
@@ -40,6 +40,20 @@ def runs_of(kind: RunKind, target_id: str):
     """History of a script or scenario, newest first."""
     model = kind.model
     return select(model).where(kind.target_column == target_id).order_by(model.created_at.desc(), model.id.desc())
+
+
+def visible_runs(kind: RunKind, user: User, *, state: str | None = None, target_id: str | None = None):
+    """The runs the user may read, newest first; only those in state, or of one script or scenario, if given.
+
+    A tester's list walks the (owner, created_at, id) index in order (shared/runs/model.py: list_index).
+    """
+    model = kind.model
+    query = owner_filter(select(model), model.owner, user)
+    if state is not None:
+        query = query.where(model.state == state)
+    if target_id is not None:
+        query = query.where(kind.target_column == target_id)
+    return query.order_by(model.created_at.desc(), model.id.desc())
 
 
 def latest_run(session: Session, kind: RunKind, target_id: str):

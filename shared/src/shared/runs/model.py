@@ -45,6 +45,11 @@ def idempotency_key_index(table: str) -> Index:
     return Index(f"uq_{table}_owner_idempotency_key", "owner", "idempotency_key", unique=True)
 
 
+def list_index(table: str) -> Index:
+    """A tester's list of runs, newest first, read in index order: owner, then created_at and id (api.visible_runs)."""
+    return Index(f"ix_{table}_owner_created_at", "owner", "created_at", "id")
+
+
 def target_reference(table: str) -> Any:
     """The run's script or scenario: kept as history (NULL) when the target is deleted."""
     return mapped_column(String(32), ForeignKey(f"{table}.id", ondelete="SET NULL"), index=True, nullable=True)

@@ -13,14 +13,18 @@ from shared.auth import current_user, load_owned, require_role
 from shared.db import current_session
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
+from shared.query_params import choice_param
 from shared.responses import respond
 from shared.runs import api
 from shared.runs.idempotency import HEADER, HEADER_PARAMETER, REPLAYED_HEADER, IdempotencyKey, parse_idempotency_key
 from shared.runs.kind import RunKind
 from shared.runs.schemas import RunAccepted
+from shared.runs.states import RunState
 
 # The request headers of every start route, for its OpenAPI document.
 START_HEADERS = {HEADER: HEADER_PARAMETER}
+# ?state= of every list of runs (web runs, project runs, load runs).
+RUN_STATE = choice_param("state", [state.value for state in RunState])
 
 
 def requested_idempotency_key(target_id: str, body: Any) -> IdempotencyKey | None:

@@ -1,4 +1,4 @@
-"""/project-runs: a project run's live state, its JUnit report, stop."""
+"""/project-runs: the project runs you may see; a project run's live state, its JUnit report, stop."""
 
 from __future__ import annotations
 
@@ -7,13 +7,31 @@ from flask import Blueprint, Response, request
 from shared.app_factory import resources
 from shared.auth import current_user, require_role
 from shared.db import current_session
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
+from shared.query_params import id_param, query_schema, read_query
 from shared.responses import respond
+from shared.runs.views import RUN_STATE
 from web_test_service import project_junit, project_runs
 from web_test_service.junit import build_project_junit_xml
-from web_test_service.schemas import ProjectRunRead
+from web_test_service.schemas import ProjectRunList, ProjectRunRead
 
 bp = Blueprint("project_runs", __name__)
+FILTERS = (RUN_STATE, id_param("project_id"))
+
+
+@bp.get("")
+@require_role("viewer")
+@document(
+    "The project runs you may see, newest first; only those in `state` or of `project_id`.",
+    response=ProjectRunList,
+    query=PAGE_QUERY | query_schema(*FILTERS),
+)
+def list_project_runs():
+    """List project runs."""
+    state, project_id = read_query(*FILTERS)
+    session, user = current_session(), current_user()
+    listed = project_runs.list_project_runs(session=session, user=user, project_id=project_id, state=state)
+    return respond(ProjectRunList, listed)
 
 
 @bp.get("/<project_run_id>")

@@ -11,9 +11,11 @@ from shared.db import current_session
 from shared.errors import BadRequest
 from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
+from shared.query_params import query_schema, read_query, text_param
 from shared.responses import respond
 from web_test_service import project_runs, projects
 from web_test_service.schemas import (
+    MAX_SIDE_ID,
     ProjectDetail,
     ProjectImport,
     ProjectList,
@@ -25,6 +27,7 @@ from web_test_service.schemas import (
 
 bp = Blueprint("projects", __name__)
 SIDE_BODY = {"type": "object", "description": "a Selenium IDE .side project (JSON body or multipart `file`)"}
+SIDE_ID = text_param("side_id", MAX_SIDE_ID)
 
 
 def side_document() -> bytes | dict:
@@ -60,10 +63,15 @@ def create_project():
 
 @bp.get("")
 @require_role("viewer")
-@document("List the projects you may see.", response=ProjectList, query=PAGE_QUERY)
+@document(
+    "List the projects you may see; `side_id`: only those of that Selenium IDE project id (to re-import it).",
+    response=ProjectList,
+    query=PAGE_QUERY | query_schema(SIDE_ID),
+)
 def list_projects():
     """List projects."""
-    return paginate(current_session(), projects.projects_query(current_user()), ProjectRead)
+    (side_id,) = read_query(SIDE_ID)
+    return paginate(current_session(), projects.projects_query(current_user(), side_id=side_id), ProjectRead)
 
 
 @bp.get("/<project_id>")
@@ -138,4 +146,5 @@ def list_project_runs(project_id: str):
     """Project run history."""
     session, user = current_session(), current_user()
     project = projects.get_project(session=session, user=user, project_id=project_id)
-    return respond(ProjectRunList, project_runs.history(session, project_runs.project_runs_query(user, project.id)))
+    listed = project_runs.list_project_runs(session=session, user=user, project_id=project.id)
+    return respond(ProjectRunList, listed)

@@ -1,4 +1,5 @@
-"""/runs/{id}: full result, JUnit XML, artifacts (step screenshots, console log, final screenshot)."""
+"""/runs: the runs you may see; /runs/{id}: full result, JUnit XML, artifacts (step screenshots, console log, final
+screenshot)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,37 @@ from flask import Blueprint, Response
 
 from shared.auth import current_user, require_role
 from shared.db import current_session
-from shared.openapi import document
+from shared.openapi import PAGE_QUERY, document
+from shared.pagination import paginate
+from shared.query_params import id_param, query_schema, read_query
 from shared.responses import respond
 from shared.runs import api as runs
+from shared.runs.views import RUN_STATE
 from web_test_service import artifacts, service
 from web_test_service.junit import build_junit_xml
 from web_test_service.models import RUNS
-from web_test_service.schemas import ArtifactList, ConsoleLog, RunDetail
+from web_test_service.schemas import ArtifactList, ConsoleLog, RunDetail, RunList, RunRead
 
 bp = Blueprint("runs", __name__)
+FILTERS = (RUN_STATE, id_param("script_id"), id_param("project_run_id"))
 
 
 def _run(run_id: str):
     return runs.get_readable_run(current_session(), RUNS, current_user(), run_id)
+
+
+@bp.get("")
+@require_role("viewer")
+@document(
+    "The web runs you may see, newest first; only those in `state`, of `script_id` or of `project_run_id`.",
+    response=RunList,
+    query=PAGE_QUERY | query_schema(*FILTERS),
+)
+def list_runs():
+    """List web runs."""
+    state, script_id, project_run_id = read_query(*FILTERS)
+    query = service.runs_query(current_user(), state=state, script_id=script_id, project_run_id=project_run_id)
+    return paginate(current_session(), query, RunRead)
 
 
 @bp.get("/<run_id>")
