@@ -94,7 +94,7 @@ class Relay:
         with self.lock:
             cut, self.connections = self.connections, []
             self.forwarding = False
-        self.listener.close()
+        stop_listening(self.listener)
         for conn in cut:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
@@ -107,7 +107,7 @@ class Relay:
 
     def close(self) -> None:
         self.restart()
-        self.listener.close()
+        stop_listening(self.listener)
 
     def accept(self, listener: socket.socket) -> None:
         while True:
@@ -126,6 +126,14 @@ class Relay:
                 self.connections += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=pipe, args=(source, sink), daemon=True).start()
+
+
+def stop_listening(listener: socket.socket) -> None:
+    """Close a listening socket that a thread is blocked accepting on: shutdown() wakes that accept() and frees
+    the port (close() alone would leave it listening until the accept returned)."""
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
 
 
 def pipe(source: socket.socket, sink: socket.socket) -> None:

@@ -25,10 +25,13 @@ SLOW = [("open", "/index.html", ""), ("pause", "60000", "")]
 
 def project_run_id_of(cli, project_side_id: str) -> str:
     """The latest project run of the project imported from the .side with this IDE id."""
-    [project] = cli.api("GET", f"{WEB}/projects?side_id={project_side_id}").json()["items"]
-    runs = wait_until(lambda: cli.api("GET", f"{WEB}/projects/{project['id']}/runs").json()["items"], 30, 0.2,
-                      what="the project run to exist")  # fmt: skip
-    return runs[0]["project_run_id"]
+
+    def started() -> str | None:
+        projects = cli.api("GET", f"{WEB}/projects?side_id={project_side_id}").json()["items"]
+        runs = cli.api("GET", f"{WEB}/projects/{projects[0]['id']}/runs").json()["items"] if projects else []
+        return runs[0]["project_run_id"] if runs else None
+
+    return wait_until(started, 60, 0.2, what=f"the CLI to start a run of {project_side_id}")
 
 
 def test_a_passing_project_exits_0_with_its_junit(cli, site, tmp_path):
