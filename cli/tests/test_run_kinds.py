@@ -16,9 +16,9 @@ def test_a_web_run_reports_each_step_once_and_each_state_change():
     first = run.events(None, web_run("running", [step(0)]))
     assert [e["event"] for e in first] == ["state", "step"]
     second = run.events(web_run("running", [step(0)]), web_run("failed", [step(0), step(1, "failed", "nope")]))
-    assert [(e["event"], e.get("index"), e["state"]) for e in second] == [
-        ("state", None, "failed"),
+    assert [(e["event"], e.get("index"), e["state"]) for e in second] == [  # the last step, then its verdict
         ("step", 1, "failed"),
+        ("state", None, "failed"),
     ]
     assert run.events(web_run("failed", [step(0)]), web_run("failed", [step(0)])) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ class Testfleet(click.Group):
     """The root command. Click alone would make a Ctrl-C outside a wait exit 1 ("Aborted!"); here it is 130."""
 
     def main(self, args: Sequence[str] | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
+        # A job a shell script started in the background inherits SIGINT ignored; a CI cancel must still stop it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             returned = super().main(args, standalone_mode=False, **extra)
         except click.Abort:  # a Ctrl-C before anything was waited for (a wait handles its own, see watch.py)

@@ -53,11 +53,16 @@ class RunKind:
         raise NotImplementedError
 
     def events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
-        """What happened between two looks: the run's state changes, plus the kind's own events."""
-        found: list[Event] = []
-        if before is None or before.get("state") != now.get("state"):
-            found.append(self.event("state", state=now.get("state"), name=self.name(now), error=now.get("error")))
-        return found
+        """What happened between two looks: the kind's own events (steps, tests, samples), after the run's new
+        state if it is still going, before its verdict if it ended."""
+        own = self.own_events(before, now)
+        if before is not None and before.get("state") == now.get("state"):
+            return own
+        changed = self.event("state", state=now.get("state"), name=self.name(now), error=now.get("error"))
+        return [*own, changed] if now.get("state") in TERMINAL else [changed, *own]
+
+    def own_events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
+        raise NotImplementedError
 
     def event(self, what: str, /, **fields: Any) -> Event:
         return {"event": what, "kind": self.kind, "id": self.id, **fields}
@@ -94,8 +99,8 @@ class WebRun(RunKind):
         elif snapshot.get("script_id"):
             gateway.post(f"{WEB}/scripts/{snapshot['script_id']}/stop")
 
-    def events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
-        found = super().events(before, now)
+    def own_events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
+        found = []
         seen = len((before or {}).get("steps") or [])
         for step in (now.get("steps") or [])[seen:]:
             found.append(self.event("step", name=self.name(now), **{key: step.get(key) for key in STEP_FIELDS}))
@@ -149,8 +154,8 @@ class ProjectRun(RunKind):
                         found[attempt["run_id"]] = (suite.get("name", ""), test.get("name", ""), test, attempt)
         return found
 
-    def events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
-        found = super().events(before, now)
+    def own_events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
+        found = []
         seen = self.attempts(before or {})
         for run_id, (suite, test, whole, attempt) in self.attempts(now).items():
             if run_id in seen:
@@ -206,8 +211,8 @@ class LoadRun(RunKind):
     def stop(self, gateway: Gateway, snapshot: Snapshot) -> None:
         gateway.post(f"{PERF}/scenarios/{snapshot['scenario_id']}/stop")
 
-    def events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
-        found = super().events(before, now)
+    def own_events(self, before: Snapshot | None, now: Snapshot) -> list[Event]:
+        found = []
         if now.get("state") == "running" and (before or {}).get("elapsed_ms") != now.get("elapsed_ms"):
             found.append(self.event("sample", name=self.name(now), **load_figures(now)))
         if now.get("state") in TERMINAL and (before or {}).get("state") not in TERMINAL:
