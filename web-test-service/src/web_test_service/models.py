@@ -147,7 +147,7 @@ class ProjectRun(Base):
     __tablename__ = "project_runs"
     __table_args__ = (
         list_index("project_runs"),
-        # The few not finished yet: what ?state=queued|running lists, and what a list settles first (project_runs.py).
+        # The few not finished yet: what ?state=queued|running lists, and a list settles first (project_run_lists.py).
         Index("ix_project_runs_unfinished", "created_at", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
     )
 

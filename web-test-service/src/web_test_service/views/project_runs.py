@@ -11,7 +11,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.query_params import id_param, query_schema, read_query
 from shared.responses import respond
 from shared.runs.views import RUN_STATE
-from web_test_service import project_junit, project_runs
+from web_test_service import project_junit, project_run_lists, project_runs
 from web_test_service.junit import build_project_junit_xml
 from web_test_service.schemas import ProjectRunList, ProjectRunRead
 
@@ -30,7 +30,7 @@ def list_project_runs():
     """List project runs."""
     state, project_id = read_query(*FILTERS)
     session, user = current_session(), current_user()
-    listed = project_runs.list_project_runs(session=session, user=user, project_id=project_id, state=state)
+    listed = project_run_lists.list_project_runs(session=session, user=user, project_id=project_id, state=state)
     return respond(ProjectRunList, listed)
 
 

@@ -13,7 +13,7 @@ from shared.openapi import PAGE_QUERY, document
 from shared.pagination import paginate
 from shared.query_params import query_schema, read_query, text_param
 from shared.responses import respond
-from web_test_service import project_runs, projects
+from web_test_service import project_run_lists, project_runs, projects
 from web_test_service.schemas import (
     MAX_SIDE_ID,
     ProjectDetail,
@@ -146,5 +146,5 @@ def list_project_runs(project_id: str):
     """Project run history."""
     session, user = current_session(), current_user()
     project = projects.get_project(session=session, user=user, project_id=project_id)
-    listed = project_runs.list_project_runs(session=session, user=user, project_id=project.id)
+    listed = project_run_lists.list_project_runs(session=session, user=user, project_id=project.id)
     return respond(ProjectRunList, listed)
