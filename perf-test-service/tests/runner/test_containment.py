@@ -72,12 +72,24 @@ def forked(token: str) -> dict[str, list[int]]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """/proc/<pid> exists and is not a zombie."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+def still_running(processes: list[psutil.Process]) -> list[int]:
+    """The pids of those processes still running (not gone, not a zombie). A process, not a pid: once they die a
+    pid may be another process's; and a process that is dying has lost its argv (forked no longer sees it)
+    before it is a zombie, so it is waited for, not judged at one instant."""
+    running = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process.pid)
+    return running
+
+
+def processes_of(pids: list[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(psutil.Process(pid))
+    return found
 
 
 def kill_leftovers(token: str) -> None:
@@ -97,10 +109,11 @@ def namespaced(request, monkeypatch) -> bool:
     return request.param == "namespaces"
 
 
-def seen_so_far(token: str, seen: dict[str, set[int]]) -> int:
-    """Add the live escapees to seen; return how many were ever seen."""
+def seen_so_far(token: str, seen: dict[str, dict[int, psutil.Process]]) -> int:
+    """Add the live escapees to seen (as processes); return how many were ever seen."""
     for kind, pid_list in forked(token).items():
-        seen.setdefault(kind, set()).update(pid_list)
+        known = seen.setdefault(kind, {})
+        known |= {process.pid: process for process in processes_of([pid for pid in pid_list if pid not in known])}
     return sum(map(len, seen.values()))
 
 
@@ -108,7 +121,7 @@ def seen_so_far(token: str, seen: dict[str, set[int]]) -> int:
 @pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "master-and-2-workers"])
 def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, workers, namespaced):
     locustfile, token = escaping_locustfile(tmp_path)
-    seen: dict[str, set[int]] = {}
+    seen: dict[str, dict[int, psutil.Process]] = {}
     asked: list[float] = []
 
     def stop_once_all_escaped(_snapshot: dict) -> None:
@@ -124,7 +137,8 @@ def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, wo
         assert result.outcome == "stopped", result.error
         assert set(seen) == KINDS
         assert forked(token) == {}
-        assert not [pid for pid_set in seen.values() for pid in pid_set if alive(pid)]
+        escapees = [process for by_pid in seen.values() for process in by_pid.values()]
+        wait_until(lambda: not still_running(escapees), 10, 0.01, what="every escapee to be gone")
         mode = "namespaces" if namespaced else "no namespaces"
         print(f"FIGURE containment (stop, {workers} workers, {mode}): {sum(map(len, seen.values()))} forked "
               f"processes, all gone {gone_after:.2f}s after the stop")  # fmt: skip
@@ -135,7 +149,7 @@ def test_stop_kills_everything_the_locustfile_started(nginx_target, tmp_path, wo
 @pytest.mark.timeout(90)
 def test_the_deadline_kills_everything_the_locustfile_started(nginx_target, tmp_path):
     locustfile, token = escaping_locustfile(tmp_path)
-    seen: dict[str, set[int]] = {}
+    seen: dict[str, dict[int, psutil.Process]] = {}
     started = time.monotonic()
     try:
         result = run_load(
@@ -175,12 +189,13 @@ def test_a_sigkilled_run_leaves_nothing_not_even_a_daemon_without_marker(nginx_t
         wait_until(lambda: sum(map(len, forked(token).values())) == everyone, 60, 0.05, what="the escapees")
         escapees = forked(token)
         assert set(escapees) == KINDS
+        processes = processes_of([pid for pid_list in escapees.values() for pid in pid_list])
         killed_at = time.monotonic()
         running.kill()
         assert running.wait(timeout=5) == -signal.SIGKILL
-        wait_until(lambda: not forked(token), 10, 0.01, what="every escapee to die with the run's process")
+        wait_until(lambda: not forked(token) and not still_running(processes), 10, 0.01,
+                   what="every escapee to die with the run's process")  # fmt: skip
         gone_after = time.monotonic() - killed_at
-        assert not [pid for pid_list in escapees.values() for pid in pid_list if alive(pid)]
         print(f"FIGURE containment (SIGKILL of the run's process, {workers} workers, no sweep): {everyone} "
               f"escapees, the daemon without a marker included, gone {gone_after:.3f}s after the kill")  # fmt: skip
     finally:
