@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError
 
 from testfleet_cli import __version__
 from testfleet_cli.config import Config
@@ -84,6 +84,7 @@ class Gateway:
         )
         self.on_retry = on_retry
         self.outage_s = DEFAULT_OUTAGE_S
+        self.identity: dict[str, Any] = {}  # {"user", "role"}, once session.connect has proven the token
 
     def request(
         self,
@@ -91,7 +92,6 @@ class Gateway:
         path: str,
         *,
         json: Any = None,
-        files: dict | None = None,
         headers: dict[str, str] | None = None,
         done_if_sent: bool = False,
         stream: bool = False,
@@ -102,8 +102,9 @@ class Gateway:
         only when it was not sent or the answer says it was not done (NOT_DONE_STATUSES).
         """
         deadline = time.monotonic() + self.outage_s
-        for attempt in itertools.count():
-            outcome = self.send(method, f"{self.url}{path}", json, files, headers, done_if_sent, stream)
+        attempt = 0
+        while True:
+            outcome = self.send(method, f"{self.url}{path}", json, headers, done_if_sent, stream)
             if isinstance(outcome, requests.Response):
                 return outcome
             wait = outcome.wait if outcome.wait is not None else BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
@@ -112,18 +113,16 @@ class Gateway:
             if self.on_retry is not None:
                 self.on_retry(f"{outcome.problem}; retrying in {wait:g} s")
             time.sleep(wait)
-        raise AssertionError("unreachable")  # itertools.count() never ends
+            attempt += 1
 
-    def send(self, method, url, json, files, headers, done_if_sent, stream) -> requests.Response | Transient:
+    def send(self, method, url, json, headers, done_if_sent, stream) -> requests.Response | Transient:
         """One try: the answer, or why it is worth another try; ApiError or Unreachable when it is not."""
         try:
-            response = self.session.request(
-                method, url, json=json, files=files, headers=headers, stream=stream,
-                timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
-            )  # fmt: skip
-        except requests.ConnectionError as error:  # ConnectTimeout included: then nothing was sent
+            response = self.session.request(method, url, json=json, headers=headers, stream=stream,
+                                            timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))  # fmt: skip
+        except requests.ConnectionError as error:
             problem = f"cannot reach {self.url}: {reason(error)}"
-            if done_if_sent and not (isinstance(error, requests.ConnectTimeout) or refused(error)):
+            if done_if_sent and not never_sent(error):
                 raise Unreachable(f"{problem} (the request may have been done)") from error
             return Transient(problem)
         except requests.Timeout as error:
@@ -140,7 +139,9 @@ class Gateway:
     def get(self, path: str) -> Any:
         return self.request("GET", path).json()
 
-    def post(self, path: str, body: Any = None, *, headers: dict[str, str] | None = None, done_if_sent: bool = False):
+    def post(
+        self, path: str, body: Any = None, *, headers: dict[str, str] | None = None, done_if_sent: bool = False
+    ) -> Any:
         response = self.request("POST", path, json=body, headers=headers, done_if_sent=done_if_sent)
         return response.json() if response.content else None
 
@@ -161,10 +162,12 @@ class Gateway:
         return written
 
 
-def refused(error: requests.ConnectionError) -> bool:
-    """Whether the connection was never made (refused or unresolvable): the request was not sent."""
-    text = str(error)
-    return "NewConnectionError" in text or "Connection refused" in text or "Name or service not known" in text
+def never_sent(error: requests.ConnectionError) -> bool:
+    """Whether the connection was never made (refused, unresolvable, timed out connecting): nothing was sent.
+    urllib3 says so by the type of the reason requests wraps (NewConnectionError and NameResolutionError are
+    ConnectTimeoutErrors)."""
+    cause = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectTimeout) or isinstance(cause, ConnectTimeoutError)
 
 
 def reason(error: requests.ConnectionError) -> str:

@@ -16,12 +16,15 @@ from testfleet_cli.commands.perf import perf
 from testfleet_cli.commands.runs import runs
 from testfleet_cli.commands.schedules import schedules
 from testfleet_cli.commands.web import web
+from testfleet_cli.config import ConfigError
+from testfleet_cli.gateway import ApiError, AuthError, Unreachable
 from testfleet_cli.session import connect, fail
 from testfleet_cli.verdict import HELP, ExitCode
 
 
 class Testfleet(click.Group):
-    """The root command. Click alone would make a Ctrl-C outside a wait exit 1 ("Aborted!"); here it is 130."""
+    """The root command, where every error becomes its exit code. Click alone would make a Ctrl-C outside a wait
+    exit 1 ("Aborted!"); here it is 130."""
 
     def main(self, args: Sequence[str] | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
         # A job a shell script started in the background inherits SIGINT ignored; a CI cancel must still stop it.
@@ -34,6 +37,13 @@ class Testfleet(click.Group):
         except click.ClickException as error:
             error.show()
             sys.exit(ExitCode.USAGE if isinstance(error, click.UsageError) else error.exit_code)
+        # Nothing could be asked, or the platform refused what was (an import, a start): exit 2, said once.
+        except ConfigError as error:
+            fail(str(error))
+        except AuthError as error:
+            fail(f"the gateway refused the token: {error.message} (a wrong, expired or revoked token)")
+        except (ApiError, Unreachable) as error:
+            fail(str(error))
         except Exception:  # a bug of ours must not pass for a failed test (1): the verdict is unknown
             traceback.print_exc()
             click.echo("testfleet: internal error (above); the runs' verdict is unknown", err=True)
@@ -64,9 +74,9 @@ def login(url: str, token: str) -> None:
       testfleet login --url http://127.0.0.1:8080 --token "$(make -s token USER=ci ROLE=tester)"
     """
     gateway = connect(url, token)
-    me = gateway.get("/api/v1/web-test/me")
+    me = gateway.identity
     path = config.store(gateway.url, token)
-    click.echo(f"logged in to {gateway.url} as {me.get('user') or me.get('sub')} ({me.get('role')}); kept in {path}")
+    click.echo(f"logged in to {gateway.url} as {me.get('user')} ({me.get('role')}); kept in {path}")
 
 
 @cli.command()

@@ -1,8 +1,7 @@
-"""What every command shares: the connection options, the gateway they make, and turning errors into exit 2."""
+"""What every command shares: the connection options, the gateway they make, ids, and saying a problem once."""
 
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from collections.abc import Callable
@@ -12,10 +11,11 @@ import click
 
 from testfleet_cli import config
 from testfleet_cli.config import ConfigError
-from testfleet_cli.gateway import ApiError, AuthError, Gateway, Unreachable
+from testfleet_cli.gateway import ApiError, AuthError, Gateway
 from testfleet_cli.verdict import ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The ids the server accepts in a path (its shared/src/shared/db.py ID_PATTERN; the CLI installs without it).
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FIRST_CONTACT_OUTAGE_S = 5.0  # a wrong URL is said at once, not after the long retries of a wait
 
@@ -36,38 +36,18 @@ def connection_options(command: F) -> F:
 
 
 def connect(url: str | None, token: str | None, service: str = "web-test") -> Gateway:
-    """A gateway whose URL and token were just proven (GET /api/v1/<service>/me); exit 2 if they are not."""
+    """A gateway whose URL and token were just proven (GET /api/v1/<service>/me). What is wrong with them is
+    raised (ConfigError, AuthError, Unreachable) and said as exit 2 by the root command (main.py)."""
+    gateway = Gateway(config.resolve(url, token))
+    gateway.outage_s = FIRST_CONTACT_OUTAGE_S  # retried quietly: a wrong URL is one line
     try:
-        gateway = Gateway(config.resolve(url, token))
-        gateway.outage_s = FIRST_CONTACT_OUTAGE_S  # retried quietly: a wrong URL is one line, below
-        gateway.get(f"/api/v1/{service}/me")
-        gateway.on_retry = lambda text: click.echo(f"! {text}", err=True)
-    except ConfigError as error:
-        fail(str(error))
-    except AuthError as error:
-        fail(f"the gateway refused the token: {error.message} (a wrong, expired or revoked token)")
-    except Unreachable as error:
-        fail(str(error))
+        gateway.identity = gateway.get(f"/api/v1/{service}/me")
+    except AuthError:
+        raise
     except ApiError as error:
-        fail(f"{gateway.url} does not look like a TestFleet gateway: {error}")
+        raise ConfigError(f"{gateway.url} does not look like a TestFleet gateway: {error}") from error
+    gateway.on_retry = lambda text: click.echo(f"! {text}", err=True)
     return gateway
-
-
-def api_errors_exit_2(command: F) -> F:
-    """A request the platform refused before anything ran (a 4xx on an import or a start) is exit 2, said once."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except AuthError as error:
-            fail(f"the gateway refused the token: {error.message}")
-        except ApiError as error:
-            fail(str(error))
-        except Unreachable as error:
-            fail(str(error))
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Identifier(click.ParamType):

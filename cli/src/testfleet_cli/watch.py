@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from testfleet_cli import verdict
@@ -30,7 +30,6 @@ class Outcome:
     exit_code: ExitCode
     interrupted: bool = False
     timed_out: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         """The result as -o json prints it (and the last -o ndjson line)."""

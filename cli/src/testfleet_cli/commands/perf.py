@@ -12,7 +12,7 @@ import click
 import yaml
 
 from testfleet_cli.run_kinds import PERF, LoadRun
-from testfleet_cli.session import ID, api_errors_exit_2, connect, connection_options, fail
+from testfleet_cli.session import ID, connect, connection_options, fail
 from testfleet_cli.waiting import WaitOptions, follow, output_option, wait_options
 
 
@@ -39,7 +39,6 @@ def read_scenario(path: Path) -> dict[str, Any]:
 @click.argument("scenario_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @connection_options
 @output_option
-@api_errors_exit_2
 def create_command(scenario_file: Path, url: str | None, token: str | None, output: str) -> None:
     """Create a scenario from a JSON or YAML file; print its id.
 
@@ -54,7 +53,7 @@ def create_command(scenario_file: Path, url: str | None, token: str | None, outp
     """
     gateway = connect(url, token, "perf-test")
     scenario = read_scenario(scenario_file)
-    created = gateway.request("POST", f"{PERF}/scenarios", json=scenario, done_if_sent=True).json()
+    created = gateway.post(f"{PERF}/scenarios", scenario, done_if_sent=True)
     click.echo(created["id"] if output == "text" else json.dumps(created, sort_keys=True))
 
 
@@ -70,7 +69,6 @@ def create_command(scenario_file: Path, url: str | None, token: str | None, outp
               help="Save Locust's HTML report to PATH.")  # fmt: skip
 @connection_options
 @wait_options
-@api_errors_exit_2
 def run_command(
     scenario_id: str,
     user_count: int,

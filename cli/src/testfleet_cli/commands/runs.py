@@ -12,7 +12,7 @@ import click
 from testfleet_cli import artifacts, run_kinds
 from testfleet_cli.gateway import ApiError
 from testfleet_cli.run_kinds import PERF, TERMINAL, WEB
-from testfleet_cli.session import ID, api_errors_exit_2, connect, connection_options
+from testfleet_cli.session import ID, connect, connection_options
 from testfleet_cli.verdict import ExitCode
 from testfleet_cli.views import LineView, result_lines
 from testfleet_cli.waiting import WaitOptions, follow, output_option, wait_options
@@ -33,7 +33,6 @@ def runs() -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Per kind.")
 @connection_options
 @output_option
-@api_errors_exit_2
 def list_command(kind: str, state: str | None, limit: int, url: str | None, token: str | None, output: str) -> None:
     """The latest runs you may see, newest first.
 
@@ -66,7 +65,6 @@ def outcome_of(run: run_kinds.RunKind, snapshot: dict[str, Any]) -> Outcome:
 @click.argument("run_id", type=ID)
 @connection_options
 @output_option
-@api_errors_exit_2
 def get_command(run_id: str, url: str | None, token: str | None, output: str) -> None:
     """Show a run as it is now (does not wait).
 
@@ -90,7 +88,6 @@ def get_command(run_id: str, url: str | None, token: str | None, output: str) ->
               help="Save a load run's HTML report to PATH.")  # fmt: skip
 @connection_options
 @wait_options
-@api_errors_exit_2
 def watch_command(run_id: str, report_path: Path | None, url: str | None, token: str | None, **waiting: Any) -> None:
     """Follow a run until it ends; exit with its verdict.
 
@@ -109,7 +106,6 @@ def watch_command(run_id: str, report_path: Path | None, url: str | None, token:
               help="How long to wait for the run to end.")  # fmt: skip
 @connection_options
 @output_option
-@api_errors_exit_2
 def stop_command(run_id: str, timeout_s: float, url: str | None, token: str | None, output: str) -> None:
     """Stop a run and wait for it to end: exit 0 once it has (stopped, or finished meanwhile), 5 if it has not.
 
@@ -135,7 +131,6 @@ def stop_command(run_id: str, timeout_s: float, url: str | None, token: str | No
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, help="Where to put them (a folder per run).")  # fmt: skip
 @connection_options
-@api_errors_exit_2
 def artifacts_command(run_id: str, directory: Path, url: str | None, token: str | None) -> None:
     """Download a run's screenshots, console logs, Locust report and CSV.
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import yaml
 
-from testfleet_cli.session import ID, api_errors_exit_2, connect, connection_options, fail
+from testfleet_cli.session import ID, connect, connection_options, fail
 from testfleet_cli.verdict import ExitCode
 from testfleet_cli.waiting import output_option
 
@@ -37,7 +37,6 @@ def show(output: str, schedule: dict[str, Any]) -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @connection_options
 @output_option
-@api_errors_exit_2
 def list_command(limit: int, url: str | None, token: str | None, output: str) -> None:
     """The schedules you may see, newest first.
 
@@ -65,7 +64,6 @@ def list_command(limit: int, url: str | None, token: str | None, output: str) ->
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @connection_options
 @output_option
-@api_errors_exit_2
 def create_command(
     schedule_file: Path | None,
     name: str | None,
@@ -103,14 +101,13 @@ def create_command(
         body = {"name": name, "cron": cron, "timezone": timezone, "enabled": not disabled,
                 "target": {"kind": KINDS[kind], "id": target_id, "params": run_params}}  # fmt: skip
     gateway = connect(url, token, "scheduler")
-    show(output, gateway.request("POST", SCHEDULES, json=body, done_if_sent=True).json())
+    show(output, gateway.post(SCHEDULES, body, done_if_sent=True))
 
 
 @schedules.command("trigger")
 @click.argument("schedule_id", type=ID)
 @connection_options
 @output_option
-@api_errors_exit_2
 def trigger_command(schedule_id: str, url: str | None, token: str | None, output: str) -> None:
     """Fire a schedule now (even a disabled one); print the run it started.
 
@@ -119,7 +116,7 @@ def trigger_command(schedule_id: str, url: str | None, token: str | None, output
       testfleet schedules trigger 5e7d...
     """
     gateway = connect(url, token, "scheduler")
-    fired = gateway.request("POST", f"{SCHEDULES}/{schedule_id}/trigger", done_if_sent=True).json()
+    fired = gateway.post(f"{SCHEDULES}/{schedule_id}/trigger", done_if_sent=True)
     if output != "text":
         click.echo(json.dumps(fired, sort_keys=True))
     elif fired.get("status") == "started":
@@ -138,7 +135,6 @@ def set_enabled(schedule_id: str, enabled: bool, url: str | None, token: str | N
 @click.argument("schedule_id", type=ID)
 @connection_options
 @output_option
-@api_errors_exit_2
 def enable_command(schedule_id: str, url: str | None, token: str | None, output: str) -> None:
     """Enable a schedule.
 
@@ -153,7 +149,6 @@ def enable_command(schedule_id: str, url: str | None, token: str | None, output:
 @click.argument("schedule_id", type=ID)
 @connection_options
 @output_option
-@api_errors_exit_2
 def disable_command(schedule_id: str, url: str | None, token: str | None, output: str) -> None:
     """Disable a schedule (it keeps its settings; `trigger` still fires it).
 

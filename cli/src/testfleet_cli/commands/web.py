@@ -13,7 +13,7 @@ import click
 
 from testfleet_cli.gateway import Gateway
 from testfleet_cli.run_kinds import WEB, ProjectRun, RunKind, WebRun
-from testfleet_cli.session import ID, api_errors_exit_2, connect, connection_options, fail
+from testfleet_cli.session import ID, connect, connection_options, fail
 from testfleet_cli.waiting import WaitOptions, follow, output_option, wait_options
 
 
@@ -47,8 +47,7 @@ def import_side(gateway: Gateway, path: Path) -> dict[str, Any]:
         if found:
             newest = max(found, key=lambda item: str(item.get("created_at") or ""))
             return gateway.put(f"{WEB}/projects/{newest['id']}", project)
-    response = gateway.request("POST", f"{WEB}/projects", json=project, done_if_sent=True)
-    return response.json()
+    return gateway.post(f"{WEB}/projects", project, done_if_sent=True)
 
 
 def report_import(imported: dict[str, Any]) -> None:
@@ -62,7 +61,6 @@ def report_import(imported: dict[str, Any]) -> None:
 @click.argument("side_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @connection_options
 @output_option
-@api_errors_exit_2
 def import_command(side_file: Path, url: str | None, token: str | None, output: str) -> None:
     """Import a Selenium IDE project; print its id. Importing the same project again updates it in place,
     so each test keeps its run history.
@@ -103,7 +101,6 @@ def parse_variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--priority", type=click.IntRange(0, 9), help="0-9, 9 the most urgent (default 5).")
 @connection_options
 @wait_options
-@api_errors_exit_2
 def run_command(
     script_ids: tuple[str, ...],
     side_file: Path | None,
