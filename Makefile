@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 USER ?= alice
 ROLE ?= tester
 PYTEST_ARGS ?=
-TEST_PATHS := shared/tests tests/platform gateway/tests web-test-service/tests perf-test-service/tests scheduler-service/tests cli/tests deploy/tests
+TEST_PATHS := shared/tests tests/platform gateway/tests web-test-service/tests perf-test-service/tests scheduler-service/tests console-service/tests cli/tests deploy/tests
 
 # Reliability and security: kills, restarts, load and bad input against a running platform.
 RELIABILITY_PATHS := tests/reliability

@@ -31,6 +31,7 @@ def local_defaults(prefix: Path) -> dict[str, str]:
         "WEB_TEST_UPSTREAM": f"{host}:{os.environ.get('WEB_TEST_PORT', '5001')}",
         "PERF_TEST_UPSTREAM": f"{host}:{os.environ.get('PERF_TEST_PORT', '5002')}",
         "SCHEDULER_UPSTREAM": f"{host}:{os.environ.get('SCHEDULER_PORT', '5003')}",
+        "CONSOLE_UPSTREAM": f"{host}:{os.environ.get('CONSOLE_PORT', '5004')}",
         "FLOWER_UPSTREAM": f"{host}:{os.environ.get('FLOWER_PORT', '5555')}",
         "FLOWER_HTPASSWD": str(prefix / "flower.htpasswd"),
         "GATEWAY_ACCESS_LOG": str(prefix / "access.log"),

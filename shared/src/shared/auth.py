@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import IntEnum
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -61,8 +62,12 @@ def public(view):
     return view
 
 
-def init_auth(app: Flask, secret: str) -> None:
-    """Require a valid bearer token on every endpoint not marked @public."""
+def init_auth(app: Flask, secret: str, *, session_user: Callable[[], User | None] | None = None) -> None:
+    """Require a valid bearer token on every endpoint not marked @public.
+
+    With session_user (the console's login cookie), a request without an Authorization header is the user it
+    returns; `g.by_session` then tells the views that CSRF protection applies.
+    """
 
     @app.before_request
     def _authenticate():
@@ -70,6 +75,12 @@ def init_auth(app: Flask, secret: str) -> None:
         if view is None or getattr(view, "is_public", False):
             return  # unknown routes fall through to the JSON 404/405
         header = request.headers.get("Authorization", "")
+        if not header and session_user is not None:
+            g.user = session_user()
+            g.by_session = True
+            if g.user is None:
+                raise Unauthorized("log in first")
+            return
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing bearer token")

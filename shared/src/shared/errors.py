@@ -69,6 +69,16 @@ class Unprocessable(APIError):
     status, code = 422, "validation_error"
 
 
+class TooManyRequests(APIError):
+    """429; retry_after_s goes out as the Retry-After header."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, details: Any = None):
+        super().__init__(message, details=details)
+        self.retry_after_s = retry_after_s
+
+
 class ServiceUnavailable(APIError):
     status, code = 503, "service_unavailable"
 
@@ -180,7 +190,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):

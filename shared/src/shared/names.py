@@ -10,6 +10,8 @@ ALL_QUEUES = (WEB_QUEUE, PERF_QUEUE, MAINTENANCE_QUEUE)
 WEB_TEST_SERVICE = "web-test"
 PERF_TEST_SERVICE = "perf-test"
 SCHEDULER_SERVICE = "scheduler"
+# The console (accounts, API tokens, pages) has no queue; its JSON API lives under /api/v1/auth.
+CONSOLE_SERVICE = "console"
 SERVICE_QUEUE = {
     WEB_TEST_SERVICE: WEB_QUEUE,
     PERF_TEST_SERVICE: PERF_QUEUE,
@@ -61,3 +63,6 @@ SYSTEM_JOBS = (JOB_CLEANUP_OLD_RESULTS, JOB_REAP_STUCK_RUNS)
 # Redis keys of a run: its lock (held by the executing worker) and its stop flag (raised by the API).
 RUN_LOCK_KEY = "testfleet:run-lock:{run_id}"
 RUN_STOP_KEY = "testfleet:run-stop:{run_id}"
+
+# The console's failed-login counters, per account name and per client address (console_service.login_throttle).
+LOGIN_FAILURES_KEY = "testfleet:login-failures:{who}"

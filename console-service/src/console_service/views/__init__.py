@@ -1,0 +1,1 @@
+"""The console's JSON API under /api/v1/auth."""
