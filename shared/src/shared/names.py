@@ -61,3 +61,6 @@ SYSTEM_JOBS = (JOB_CLEANUP_OLD_RESULTS, JOB_REAP_STUCK_RUNS)
 # Redis keys of a run: its lock (held by the executing worker) and its stop flag (raised by the API).
 RUN_LOCK_KEY = "testfleet:run-lock:{run_id}"
 RUN_STOP_KEY = "testfleet:run-stop:{run_id}"
+
+# The revoked API tokens: a sorted set, member = the token's id (jti), score = its exp (unix time).
+REVOKED_TOKENS_KEY = "testfleet:revoked-tokens"
