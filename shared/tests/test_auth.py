@@ -16,6 +16,28 @@ def test_round_trip():
     assert user == User("alice", Role.tester)
 
 
+def test_a_token_id_round_trips_as_jti():
+    token = encode_token(SECRET, "ci-bot", "tester", token_id="tok-1")
+    assert jwt.decode(token, SECRET, algorithms=["HS256"])["jti"] == "tok-1"
+    assert decode_token(SECRET, token) == User("ci-bot", Role.tester, token_id="tok-1")
+
+
+def test_a_token_without_id_has_none():
+    assert decode_token(SECRET, encode_token(SECRET, "alice", "tester")).token_id is None
+
+
+def test_an_empty_token_id_cannot_be_issued():
+    with pytest.raises(ValueError):
+        encode_token(SECRET, "alice", "tester", token_id="")
+
+
+@pytest.mark.parametrize("jti", ["", 5, None, ["tok-1"], {"id": "tok-1"}])
+def test_a_jti_that_is_not_a_non_empty_string_is_refused(jti):
+    token = jwt.encode({"sub": "a", "role": "admin", "exp": int(time.time()) + 60, "jti": jti}, SECRET, "HS256")
+    with pytest.raises(Unauthorized):
+        decode_token(SECRET, token)
+
+
 def test_unknown_role_cannot_be_issued():
     with pytest.raises(KeyError):
         encode_token(SECRET, "alice", "root")

@@ -23,6 +23,7 @@ from shared.names import SERVICE_QUEUE
 from shared.openapi import openapi_blueprint
 from shared.paths import service_prefix
 from shared.redis_client import redis_from_url
+from shared.token_revocation import RevocationList
 
 
 def create_service_app(
@@ -53,7 +54,7 @@ def create_service_app(
     db = Database(settings.sqlalchemy_url)
     db.init_app(app)
     init_request_logging(app)
-    init_auth(app, settings.auth_secret, session_user=session_user)
+    init_auth(app, settings.auth_secret, RevocationList(app.extensions["redis"]), session_user=session_user)
     register_error_handlers(app)
 
     timeout = settings.ready_check_timeout_s

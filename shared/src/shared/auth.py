@@ -14,6 +14,7 @@ from flask import Flask, g, request
 from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, NotFound, Unauthorized
+from shared.token_revocation import RevocationList
 
 ALGORITHM = "HS256"
 
@@ -28,17 +29,22 @@ class Role(IntEnum):
 class User:
     id: str
     role: Role
+    token_id: str | None = None  # the token's jti: API tokens have one (revocable), `make token` tokens none
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.admin
 
 
-def encode_token(secret: str, user_id: str, role: str, ttl_s: int = 12 * 3600) -> str:
-    """Sign a token for user_id with role; it expires after ttl_s seconds."""
+def encode_token(secret: str, user_id: str, role: str, ttl_s: int = 12 * 3600, *, token_id: str | None = None) -> str:
+    """Sign a token for user_id with role, with the id token_id (jti) if given; it expires after ttl_s seconds."""
     Role[role]  # raises KeyError for an unknown role
+    if token_id is not None and (not isinstance(token_id, str) or not token_id):
+        raise ValueError("token_id must be a non-empty string")
     now = int(time.time())
-    payload = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_s}
+    payload: dict[str, Any] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl_s}
+    if token_id is not None:
+        payload["jti"] = token_id
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
@@ -53,7 +59,10 @@ def decode_token(secret: str, token: str) -> User:
     sub, role = claims.get("sub"), claims.get("role")
     if not isinstance(sub, str) or not sub or not isinstance(role, str) or role not in Role.__members__:
         raise Unauthorized("token lacks a valid sub or role")
-    return User(id=sub, role=Role[role])
+    token_id = claims.get("jti")
+    if "jti" in claims and (not isinstance(token_id, str) or not token_id):
+        raise Unauthorized("token has an invalid jti")
+    return User(id=sub, role=Role[role], token_id=token_id)
 
 
 def public(view):
@@ -62,11 +71,17 @@ def public(view):
     return view
 
 
-def init_auth(app: Flask, secret: str, *, session_user: Callable[[], User | None] | None = None) -> None:
-    """Require a valid bearer token on every endpoint not marked @public.
+def init_auth(
+    app: Flask,
+    secret: str,
+    revocations: RevocationList | None = None,
+    *,
+    session_user: Callable[[], User | None] | None = None,
+) -> None:
+    """Require a valid bearer token on every endpoint not marked @public and, given revocations, unrevoked.
 
     With session_user (the console's login cookie), a request without an Authorization header is the user it
-    returns; `g.by_session` then tells the views that CSRF protection applies.
+    returns.
     """
 
     @app.before_request
@@ -77,14 +92,16 @@ def init_auth(app: Flask, secret: str, *, session_user: Callable[[], User | None
         header = request.headers.get("Authorization", "")
         if not header and session_user is not None:
             g.user = session_user()
-            g.by_session = True
             if g.user is None:
                 raise Unauthorized("log in first")
             return
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing bearer token")
-        g.user = decode_token(secret, token.strip())
+        user = decode_token(secret, token.strip())
+        if revocations is not None and user.token_id is not None:
+            revocations.check(user.token_id)  # tokens without an id (`make token`) cannot be revoked
+        g.user = user
 
     app.config["AUTH_SECRET"] = secret
 

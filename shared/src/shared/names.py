@@ -66,3 +66,6 @@ RUN_STOP_KEY = "testfleet:run-stop:{run_id}"
 
 # The console's failed-login counters, per account name and per client address (console_service.login_throttle).
 LOGIN_FAILURES_KEY = "testfleet:login-failures:{who}"
+
+# The revoked API tokens: a sorted set, member = the token's id (jti), score = its exp (unix time).
+REVOKED_TOKENS_KEY = "testfleet:revoked-tokens"
