@@ -78,4 +78,5 @@ images: ## build every image (docker)
 	docker build -f web-test-service/Dockerfile -t $(TESTFLEET_REGISTRY)/web-test-service:$(TESTFLEET_TAG) .
 	docker build -f perf-test-service/Dockerfile -t $(TESTFLEET_REGISTRY)/perf-test-service:$(TESTFLEET_TAG) .
 	docker build -f scheduler-service/Dockerfile -t $(TESTFLEET_REGISTRY)/scheduler-service:$(TESTFLEET_TAG) .
+	docker build -f console-service/Dockerfile -t $(TESTFLEET_REGISTRY)/console-service:$(TESTFLEET_TAG) .
 	docker build -f gateway/Dockerfile -t $(TESTFLEET_REGISTRY)/gateway:$(TESTFLEET_TAG) .

@@ -4,7 +4,7 @@
 # Kept identical to the copy in deploy/k8s/base/postgres.yaml (a test checks it).
 set -eu
 
-for db in ${TESTFLEET_DATABASES:-web_test perf_test scheduler}; do
+for db in ${TESTFLEET_DATABASES:-web_test perf_test scheduler console}; do
     echo "init-databases: creating database $db"
     psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
         --set db="$db" --set owner="$POSTGRES_USER" <<'SQL'
