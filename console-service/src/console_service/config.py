@@ -45,7 +45,8 @@ class ConsoleSettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_admin_outside_development(self) -> ConsoleSettings:
-        if self.environment != "development":
+        # The migration step (tokenless, shared/src/shared/cli.py) creates no admin and is given no password.
+        if self.uses_tokens and self.environment != "development":
             if self.admin_password == DEV_ADMIN_PASSWORD:
                 raise ValueError("TESTFLEET_ADMIN_PASSWORD must be set outside development")
             if len(self.admin_password) < 12:

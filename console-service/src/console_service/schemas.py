@@ -12,7 +12,7 @@ from shared.pagination import Page
 
 RoleName = Literal["viewer", "tester", "admin"]
 # argon2 hashes any length, but a megabyte password would cost a megabyte of hashing per login attempt.
-Password = Field(min_length=8, max_length=256)
+PASSWORD_LENGTH = {"min_length": 8, "max_length": 256}
 
 
 class AccountCreate(BaseModel):
@@ -21,7 +21,7 @@ class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(pattern=f"^{ID_PATTERN}$", description="the user name; the `sub` and `owner` everywhere")
-    password: str = Password
+    password: str = Field(**PASSWORD_LENGTH)
     role: RoleName = "tester"
 
 
@@ -32,7 +32,7 @@ class AccountPatch(BaseModel):
 
     role: RoleName | None = None
     disabled: bool | None = None
-    password: str | None = Password
+    password: str | None = Field(default=None, **PASSWORD_LENGTH)
 
 
 class AccountRead(BaseModel):

@@ -1,0 +1,84 @@
+"""Accounts and API tokens in a real Chromium through the gateway: log in (a wrong password refused), make a token
+that works on every service, revoke it (another service refuses it within 5 s), a viewer sees but cannot act, and
+axe-core finds nothing serious on the pages."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from console_harness import ADMIN_PASSWORD
+from selenium.webdriver.common.by import By
+
+from shared.testing import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def test_a_wrong_password_is_refused_and_the_right_one_opens_the_dashboard(browser):
+    browser.log_in("admin", "not-the-password")
+    browser.wait_for_text("Wrong user name or password.")
+    assert browser.path.startswith("/login")
+    browser.assert_accessible()
+    browser.log_in("admin", ADMIN_PASSWORD)
+    browser.wait_for_text("Recent web runs")
+    assert browser.path == "/"
+    browser.wait_for_text("web", css="#overview")  # the platform table lists the queues and their workers
+    browser.assert_accessible()
+
+
+def test_a_token_made_in_the_console_works_everywhere_until_revoked(browser, platform):
+    browser.log_in("admin", ADMIN_PASSWORD)
+    browser.wait_for_text("Recent web runs")
+    browser.open("/tokens")
+    browser.assert_accessible()
+    browser.fill("Name", "ci-pipeline")
+    browser.press("Make token")
+    browser.wait_for_text("Copy it now")
+    token = browser.field("Token").get_attribute("value")
+    headers = {"Authorization": f"Bearer {token}"}
+    for service in ("web-test", "perf-test", "scheduler", "auth"):
+        me = requests.get(f"{platform.gateway}/api/v1/{service}/me", headers=headers, timeout=10)
+        assert me.status_code == 200 and me.json() == {"user": "admin", "role": "admin"}, service
+    browser.assert_accessible()
+    browser.press("Revoke token ci-pipeline")
+    browser.wait_for_text("revoked")
+    revoked_at = time.monotonic()
+    # Refused by another service (the web-test API never talks to the console) within 5 s.
+    wait_until(lambda: requests.get(f"{platform.gateway}/api/v1/web-test/me", headers=headers, timeout=5).status_code
+               == 401, 5, 0.1, what="the revoked token refused by web-test")  # fmt: skip
+    assert time.monotonic() - revoked_at < 5
+    refused = requests.get(f"{platform.gateway}/api/v1/perf-test/me", headers=headers, timeout=5)
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == "token revoked"
+
+
+def test_a_post_without_the_csrf_token_is_refused(platform):
+    session = requests.Session()
+    page = session.get(f"{platform.gateway}/login", timeout=10)
+    assert page.status_code == 200 and "testfleet_session" in session.cookies
+    refused = session.post(f"{platform.gateway}/login", data={"username": "admin", "password": ADMIN_PASSWORD},
+                           allow_redirects=False, timeout=10)  # fmt: skip
+    assert refused.status_code == 400 and "CSRF" in refused.text
+
+
+def test_an_admin_makes_a_viewer_who_sees_but_cannot_act(browser, platform):
+    browser.log_in("admin", ADMIN_PASSWORD)
+    browser.wait_for_text("Recent web runs")
+    browser.open("/users")
+    browser.assert_accessible()
+    browser.fill("User name", "vic")
+    browser.fill("Password (at least 8 characters)", "vic-password-1")
+    browser.driver.find_element(By.CSS_SELECTOR, "#role option[value=viewer]").click()
+    browser.press("Create user")
+    browser.wait_for_text("vic")
+    browser.log_out()
+    browser.log_in("vic", "vic-password-1")
+    browser.wait_for_text("Recent web runs")
+    browser.open("/users")
+    browser.wait_for_text("403")
+    # The viewer's own session may read through the console, but a run through the API is refused.
+    session_cookie = browser.driver.get_cookie("testfleet_session")["value"]
+    calls = requests.Session()
+    calls.cookies.set("testfleet_session", session_cookie)
+    assert calls.get(f"{platform.gateway}/api/v1/auth/me", timeout=10).json() == {"user": "vic", "role": "viewer"}
