@@ -9,6 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 
 from console_service import login_sessions
+from console_service.platform_api import ApiCallFailed
 from shared import paths
 from shared.auth import Role, User
 from shared.db import current_session
@@ -45,6 +46,12 @@ def init_page_auth(app: Flask) -> None:
         # A browser never sends a bearer token on its own: only cookie (or anonymous) requests can be forged.
         if request.method in UNSAFE_METHODS and "Authorization" not in request.headers:
             csrf.protect()
+
+    @app.errorhandler(ApiCallFailed)
+    def api_call_failed(exc: ApiCallFailed):
+        # A service refusing the console's own short-lived token is the console's fault, not a reason to log in.
+        status = 502 if exc.status == 401 else exc.status
+        return error_response(status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc: CSRFError):

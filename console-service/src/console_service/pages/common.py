@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, g, render_template
+from flask import Response, current_app, g, render_template
 from pydantic import ValidationError
 
 from console_service.platform_api import ApiCallFailed, PlatformApi
@@ -44,3 +44,14 @@ def form_errors(exc: ValidationError) -> dict[str, str]:
     """A form field's name -> what is wrong with it, for the messages beside the fields."""
     return {detail["field"].split(".")[0]: detail["message"] for detail in validation_details(exc)}
 
+
+
+def relay(path: str, *, download_name: str | None = None) -> Response:
+    """An API file (a screenshot, a JUnit report, Locust's report or CSV) passed on to the browser as the user
+    may read it; with download_name, as a download."""
+    answer = api().call("GET", path, stream=True)
+    headers = {"Cache-Control": "private, max-age=60"}
+    if download_name:
+        headers["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    content_type = answer.headers.get("Content-Type", "application/octet-stream")
+    return Response(answer.iter_content(64 * 1024), 200, headers, content_type=content_type)
