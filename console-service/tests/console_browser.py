@@ -86,12 +86,13 @@ class ConsoleBrowser:
             "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
             ".then(r => done(r.violations), e => done([{id: 'axe-error', impact: 'critical', help: String(e)}]));"
         )
-        return [
-            {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n.get("html") for n in v.get("nodes", [])][:3]}
-            for v in result
-            if v.get("impact") in BLOCKING_IMPACTS
-        ]
+        blocking = [v for v in result if v.get("impact") in BLOCKING_IMPACTS]
+        return [{"rule": v["id"], "impact": v["impact"], "help": v["help"], "nodes": _html_of(v)} for v in blocking]
 
     def assert_accessible(self) -> None:
         violations = self.accessibility_violations()
         assert not violations, f"{self.path}: {violations}"
+
+
+def _html_of(violation: dict) -> list[str]:
+    return [node.get("html", "") for node in violation.get("nodes", [])][:3]

@@ -21,8 +21,12 @@ class ConsoleSettings(BaseServiceSettings):
     service_name = names.CONSOLE_SERVICE
 
     # The first admin, created at first start when no account exists yet.
-    admin_user: str = Field(default="admin", pattern=f"^{ID_PATTERN}$", validation_alias=AliasChoices("TESTFLEET_ADMIN_USER", "admin_user"))
-    admin_password: str = Field(default=DEV_ADMIN_PASSWORD, validation_alias=AliasChoices("TESTFLEET_ADMIN_PASSWORD", "admin_password"))
+    admin_user: str = Field(
+        default="admin", pattern=f"^{ID_PATTERN}$", validation_alias=AliasChoices("TESTFLEET_ADMIN_USER", "admin_user")
+    )
+    admin_password: str = Field(
+        default=DEV_ADMIN_PASSWORD, validation_alias=AliasChoices("TESTFLEET_ADMIN_PASSWORD", "admin_password")
+    )
 
     # A login lasts this long; a cookie marked Secure when the request came over HTTPS (X-Forwarded-Proto from
     # the gateway), or always with CONSOLE_SECURE_COOKIES=true.

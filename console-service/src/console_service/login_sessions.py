@@ -19,7 +19,8 @@ COOKIE_FIELD = "login"
 def start(*, session: Session, account: Account, ttl_s: int) -> None:
     """Log account in: a fresh cookie session (no CSRF token or key of a previous login survives)."""
     key = secrets.token_urlsafe(32)
-    session.add(LoginSession(key_hash=_hash(key), account_id=account.id, expires_at=utcnow() + timedelta(seconds=ttl_s)))
+    expires_at = utcnow() + timedelta(seconds=ttl_s)
+    session.add(LoginSession(key_hash=_hash(key), account_id=account.id, expires_at=expires_at))
     session.commit()
     flask.session.clear()
     flask.session.permanent = True

@@ -24,7 +24,7 @@ class SessionCookies(SecureCookieSessionInterface):
     def __init__(self, always_secure: bool):
         self.always_secure = always_secure
 
-    def get_cookie_secure(self, app: Flask) -> bool:
+    def get_cookie_secure(self, app: Flask) -> bool:  # noqa: ARG002 (Flask's signature)
         return self.always_secure or request.is_secure
 
 

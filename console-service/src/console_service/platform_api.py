@@ -80,4 +80,5 @@ def _failure(service: str, response: requests.Response) -> ApiCallFailed:
         error = response.json()["error"]
         return ApiCallFailed(response.status_code, str(error["code"]), str(error["message"]), error.get("details"))
     except (ValueError, KeyError, TypeError):
-        return ApiCallFailed(response.status_code, "bad_gateway", f"the {service} service answered {response.status_code}")
+        message = f"the {service} service answered {response.status_code}"
+        return ApiCallFailed(response.status_code, "bad_gateway", message)

@@ -49,11 +49,6 @@ class AccountList(Page):
     items: list[AccountRead]
 
 
-class Me(BaseModel):
-    user: str
-    role: RoleName
-
-
 class TokenCreate(BaseModel):
     """A new API token for the caller: POST /tokens."""
 

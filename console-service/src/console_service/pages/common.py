@@ -45,7 +45,6 @@ def form_errors(exc: ValidationError) -> dict[str, str]:
     return {detail["field"].split(".")[0]: detail["message"] for detail in validation_details(exc)}
 
 
-
 def relay(path: str, *, download_name: str | None = None) -> Response:
     """An API file (a screenshot, a JUnit report, Locust's report or CSV) passed on to the browser as the user
     may read it; with download_name, as a download."""

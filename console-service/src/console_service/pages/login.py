@@ -34,7 +34,8 @@ def submit():
     try:
         throttle.check(name, address)
     except TooManyRequests as exc:
-        return page("login.html", next=next_url, error=exc.message, username=name), 429, {"Retry-After": str(exc.retry_after_s)}
+        refused = page("login.html", next=next_url, error=exc.message, username=name)
+        return refused, 429, {"Retry-After": str(exc.retry_after_s)}
     session = current_session()
     accounts.ensure_first_admin(settings)
     account = accounts.authenticate(session=session, user=name, password=password) if name and password else None

@@ -30,7 +30,9 @@ def create():
     settings = current_app.extensions["settings"]
     days = request.form.get("expires_in_days", "").strip()
     try:
-        data = TokenCreate.model_validate({"name": request.form.get("name", ""), "expires_in_days": int(days) if days.isdigit() else None})
+        data = TokenCreate.model_validate(
+            {"name": request.form.get("name", ""), "expires_in_days": int(days) if days.isdigit() else None}
+        )
     except ValidationError as exc:
         return _page(errors=form_errors(exc)), 422
     _row, token = tokens.issue(

@@ -40,7 +40,7 @@ def create():
 @require_role("admin")
 def change(account_id: str):
     """Apply the row's role and enabled fields."""
-    patch = {"role": request.form.get("role") or None}
+    patch: dict[str, object] = {"role": request.form.get("role") or None}
     if "disabled" in request.form:
         patch["disabled"] = request.form["disabled"] == "true"
     data = AccountPatch.model_validate(patch)

@@ -60,8 +60,8 @@ def get_user(account_id: str):
 def change_user(account_id: str):
     """Re-role, disable or enable an account, or set its password (admins)."""
     data = AccountPatch.model_validate(json_object())
-    account = accounts.change_account(session=current_session(), redis=resources().redis, account_id=account_id, data=data)
-    return respond(AccountRead, account)
+    session, redis = current_session(), resources().redis
+    return respond(AccountRead, accounts.change_account(session=session, redis=redis, account_id=account_id, data=data))
 
 
 @bp.get("/tokens")
@@ -92,5 +92,5 @@ def create_token():
 @document("Revoke a token: every service refuses it within 5 s.", response=TokenRead, errors=(404, 503))
 def revoke_token(token_id: str):
     """Revoke a token: every service refuses it within 5 s."""
-    row = tokens.revoke_token(session=current_session(), redis=resources().redis, user=current_user(), token_id=token_id)
-    return respond(TokenRead, row)
+    session, redis = current_session(), resources().redis
+    return respond(TokenRead, tokens.revoke_token(session=session, redis=redis, user=current_user(), token_id=token_id))
