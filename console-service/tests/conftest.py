@@ -23,7 +23,7 @@ from console_harness import ADMIN_PASSWORD, log_in
 
 @pytest.fixture()
 def settings(redis_url, database_url, tmp_path):
-    return service_settings(ConsoleSettings, redis_url, database_url, tmp_path, admin_password=ADMIN_PASSWORD)
+    return service_settings(ConsoleSettings, redis_url, database_url, tmp_path)
 
 
 @pytest.fixture()

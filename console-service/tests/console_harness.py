@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-ADMIN_PASSWORD = "admin-password-for-tests"
+from shared.testing import TEST_ADMIN_PASSWORD as ADMIN_PASSWORD
+
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

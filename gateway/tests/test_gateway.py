@@ -15,7 +15,7 @@ import requests
 
 from shared.migrations import upgrade
 from shared.testing import BackgroundProcess, free_port, service_env, wait_for_http
-from tests.platform.services import SERVICES
+from tests.platform.services import CONSOLE, SERVICES
 
 pytestmark = pytest.mark.timeout(180)
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
@@ -31,11 +31,11 @@ def _render_module():
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory, redis_server):
-    """Three gunicorn APIs and nginx; the perf-test upstream is stopped to test 502."""
+    """The gunicorn APIs and the console behind nginx; the perf-test upstream is stopped to test 502."""
     tmp = tmp_path_factory.mktemp("gateway")
-    ports = {s.name: free_port() for s in SERVICES}
+    ports = {s.name: free_port() for s in [*SERVICES, CONSOLE]}
     apis = []
-    for service in SERVICES:
+    for service in [*SERVICES, CONSOLE]:
         db = f"sqlite:///{tmp / service.name}.db"
         upgrade(service.package, db)
         env = service_env(redis_server.url, db, tmp)
@@ -49,6 +49,7 @@ def platform(tmp_path_factory, redis_server):
         "WEB_TEST_UPSTREAM": f"127.0.0.1:{ports['web-test']}",
         "PERF_TEST_UPSTREAM": f"127.0.0.1:{free_port()}",  # nothing listens there
         "SCHEDULER_UPSTREAM": f"127.0.0.1:{ports['scheduler']}",
+        "CONSOLE_UPSTREAM": f"127.0.0.1:{ports['console']}",
         "FLOWER_UPSTREAM": f"127.0.0.1:{free_port()}",
         "FLOWER_BASIC_AUTH": "ops:secret",
     }
@@ -56,7 +57,7 @@ def platform(tmp_path_factory, redis_server):
     subprocess.run([NGINX, "-t", "-q", "-p", str(tmp / "nginx"), "-c", str(conf)], check=True)
     nginx = BackgroundProcess([NGINX, "-p", str(tmp / "nginx"), "-c", str(conf), "-e", "stderr"]).start()
     base = f"http://127.0.0.1:{gw_port}"
-    for name in ("web-test", "scheduler"):
+    for name in ("web-test", "scheduler", "auth"):
         wait_for_http(f"{base}/api/v1/{name}/health", 60, status=200)
     yield {"base": base, "apis": apis, "prefix": tmp / "nginx", "databases": {s.name: f"sqlite:///{tmp / s.name}.db"
                                                                            for s in SERVICES}}  # fmt: skip
@@ -77,14 +78,26 @@ def test_each_route_reaches_its_service(platform):
         ("/api/v1/scheduler/health", "scheduler"),
         ("/api/v1/schedules", "scheduler"),
         ("/api/v1/schedules/abc/trigger", "scheduler"),
+        ("/api/v1/auth/health", "console"),
+        ("/api/v1/auth/tokens", "console"),
+        ("/", "console"),
+        ("/login", "console"),
+        ("/projects/x", "console"),
     ]:
         resp = requests.get(base + path, timeout=10)
         assert resp.headers.get("X-TestFleet-Service") == service, path
 
 
-def test_unknown_path_is_json_404(platform):
-    resp = requests.get(platform["base"] + "/no/such/path", timeout=10)
+def test_unknown_api_path_is_json_404(platform):
+    resp = requests.get(platform["base"] + "/api/no/such/path", timeout=10)
     assert resp.status_code == 404 and _is_error_json(resp, "not_found")
+
+
+def test_other_paths_are_the_console_s_pages(platform):
+    login = requests.get(platform["base"] + "/login", timeout=10)
+    assert login.status_code == 200 and login.headers["Content-Type"].startswith("text/html")
+    missing = requests.get(platform["base"] + "/no/such/page", timeout=10)
+    assert missing.status_code == 404 and "Something went wrong (404)" in missing.text
 
 
 def test_stopped_upstream_is_json_502(platform):
@@ -138,7 +151,7 @@ HOSTILE_PATHS = [b"/a%22b", b'/a"b', b"/a%5Cb", b"/a\\b", b"/a%0A%22%7D", b"/a%0
 HOSTILE_PATHS.append(b"/x?q=%22&r=\\")  # in the query string too
 
 
-@pytest.mark.parametrize("prefix", [b"", b"/api/v1/perf-test"], ids=["gateway-404", "upstream-down-502"])
+@pytest.mark.parametrize("prefix", [b"/api", b"/api/v1/perf-test"], ids=["gateway-404", "upstream-down-502"])
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_gateway_errors_are_valid_json_for_any_uri(platform, prefix, path):
     """The gateway wrote $uri into its JSON bodies unescaped: GET /a%22b answered invalid JSON (issue 11)."""
@@ -146,7 +159,8 @@ def test_gateway_errors_are_valid_json_for_any_uri(platform, prefix, path):
     assert headers["content-type"].startswith("application/json"), (status, body)
     error = json.loads(body)["error"]
     # nginx itself refuses a NUL in the path (its JSON 400), so none reaches a service.
-    expected = (400, "bad_request") if b"%00" in path else (502, "bad_gateway") if prefix else (404, "not_found")
+    upstream_down = prefix == b"/api/v1/perf-test"
+    expected = (400, "bad_request") if b"%00" in path else (502, "bad_gateway") if upstream_down else (404, "not_found")
     assert (status, error["code"]) == expected, body
 
 

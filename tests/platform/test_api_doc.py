@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.testing import migrated_app, service_settings
-from tests.platform.services import SERVICES
+from tests.platform.services import CONSOLE, SERVICES
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,7 +36,7 @@ def normalize(path: str) -> str:
 def served(redis_server, tmp_path_factory) -> dict[Operation, str]:
     """(METHOD, normalized path) -> "service: METHOD /path" for every operation of every OpenAPI document."""
     operations: dict[Operation, str] = {}
-    for service in SERVICES:
+    for service in [*SERVICES, CONSOLE]:
         var_dir = tmp_path_factory.mktemp(service.package)
         database_url = f"sqlite:///{var_dir / 'api.db'}"
         settings = service_settings(service.settings_cls(), redis_server.url, database_url, var_dir)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from shared.auth import public
 from shared.db import ID_PATTERN
 from shared.pagination import MAX_LIMIT
+from shared.paths import API_V1
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -85,11 +86,11 @@ def _schema_ref(model: type[BaseModel] | dict | tuple, components: dict, mode: s
 
 
 def build_document(app: Flask, title: str, version: str) -> dict[str, Any]:
-    """Walk the app's url_map and describe every route."""
+    """Walk the app's url_map and describe every API route (the console's pages are not API)."""
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or not rule.rule.startswith(API_V1 + "/"):
             continue
         view = app.view_functions[rule.endpoint]
         meta = getattr(view, "openapi", None) or {"summary": (view.__doc__ or rule.endpoint).strip().splitlines()[0]}

@@ -384,9 +384,10 @@ def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
 
 def service_settings(settings_cls, redis_url: str, database_url: str, var_dir: Path, **overrides):
     """Settings for a service under test: its own Redis, database and var dir, loopback test sites allowed."""
-    values = {"web_allowed_hosts": TEST_WEB_ALLOWED_HOSTS, **overrides}
-    if "web_allowed_hosts" not in settings_cls.model_fields:
-        values.pop("web_allowed_hosts")
+    values = {"web_allowed_hosts": TEST_WEB_ALLOWED_HOSTS, "admin_password": TEST_ADMIN_PASSWORD, **overrides}
+    for field in ("web_allowed_hosts", "admin_password"):  # what only some services' settings have
+        if field not in settings_cls.model_fields:
+            values.pop(field)
     return settings_cls(
         redis_url=redis_url,
         database_url=database_url,
@@ -396,6 +397,9 @@ def service_settings(settings_cls, redis_url: str, database_url: str, var_dir: P
         **values,
     )
 
+
+# The console's first admin under test (outside development its default password is refused).
+TEST_ADMIN_PASSWORD = "admin-password-for-tests"
 
 # Test sites listen on loopback, which WEB_ALLOWED_HOSTS admits only when named.
 TEST_WEB_ALLOWED_HOSTS = "*,127.0.0.1,localhost,::1"
@@ -411,6 +415,7 @@ def service_env(redis_url: str, database_url: str, var_dir: Path, **extra: str) 
         "VAR_DIR": str(var_dir),
         "LOG_LEVEL": "INFO",
         "WEB_ALLOWED_HOSTS": TEST_WEB_ALLOWED_HOSTS,
+        "TESTFLEET_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD,
         **extra,
     }
 
