@@ -62,11 +62,6 @@ GATEWAY_TEMPLATE = REPO / "gateway" / "templates" / "default.conf.template"
 SERVICE_DIRS = ("web-test-service", "perf-test-service", "scheduler-service", "console-service", "gateway")
 DOCKERFILES = sorted(REPO / d / "Dockerfile" for d in SERVICE_DIRS)
 CONSOLE_DOCKERFILE = REPO / "console-service" / "Dockerfile"
-# console-service/ (its package and its npm lockfile) is written on another branch; until both are merged only
-# its Dockerfile is here, and checking what that Dockerfile copies waits for the rest.
-CONSOLE_SOURCES_MERGED = (REPO / "console-service" / "pyproject.toml").is_file()
-
-
 def missing_tool(what: str) -> None:
     """Fail in CI, where every tool must be installed; skip on a developer machine."""
     skip_or_fail(f"{what} is not available")
@@ -585,19 +580,7 @@ def dockerignore_patterns() -> list[str]:
     return [line.strip().lstrip("/") for line in lines if line.strip() and not line.startswith("#")]
 
 
-@pytest.mark.parametrize(
-    "dockerfile",
-    [
-        pytest.param(
-            p,
-            id=p.parent.name,
-            marks=pytest.mark.skipif(
-                p == CONSOLE_DOCKERFILE and not CONSOLE_SOURCES_MERGED, reason="console-service/ is not merged yet"
-            ),
-        )
-        for p in DOCKERFILES
-    ],
-)
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=[p.parent.name for p in DOCKERFILES])
 def test_every_copied_file_exists_and_is_in_the_context(dockerfile):
     ignored = {p.rstrip("/") for p in dockerignore_patterns() if "*" not in p}
     # COPY --from=<stage> copies from an earlier build stage, not from the context.
