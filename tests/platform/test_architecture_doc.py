@@ -13,12 +13,14 @@ PACKAGES = {
     "web_test_service": "web-test-service/src",
     "perf_test_service": "perf-test-service/src",
     "scheduler_service": "scheduler-service/src",
+    "console_service": "console-service/src",
 }
 ROOTS = (
     "shared/",
     "web-test-service/",
     "perf-test-service/",
     "scheduler-service/",
+    "console-service/",
     "gateway/",
     "deploy/",
     "tests/",
