@@ -23,6 +23,11 @@ def test_make_up_serves_everything_and_stops_clean(tmp_path):
         print(f"make up ready in {time.monotonic() - started:.1f}s")
         gw = platform.gateway
         assert requests.get(f"{gw}/flower/api/workers", timeout=10).status_code == 401
+        login = requests.get(f"{gw}/login", timeout=10)
+        assert login.status_code == 200 and "Log in to TestFleet" in login.text
+        # The console's URL and its first admin are printed (the development password only when it is the default).
+        printed = platform.log.read_text()
+        assert f"console       {gw}/  (log in as admin, password testfleet-admin" in printed, printed[-2000:]
 
         def flower_sees_all_queues():
             workers = requests.get(f"{gw}/flower/api/workers", auth=platform.flower_auth, timeout=10).json()
