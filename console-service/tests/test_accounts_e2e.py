@@ -14,6 +14,7 @@ import pytest
 import requests
 from console_harness import ADMIN_PASSWORD
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from shared.testing import wait_until
 
@@ -69,6 +70,20 @@ def test_a_token_made_in_the_console_works_everywhere_until_revoked(browser, pla
     assert refused.status_code == 401 and refused.json()["error"]["message"] == "token revoked"
     after = testfleet("runs", "list", config_home=tmp_path)
     assert after.returncode == 2 and "revoked" in after.stderr, after.stderr
+
+
+def test_the_login_works_with_the_keyboard_alone(browser):
+    browser.open("/login")
+    focused = browser.driver.switch_to.active_element  # the user name field has the focus
+    focused.send_keys("admin", Keys.TAB)
+    browser.driver.switch_to.active_element.send_keys(ADMIN_PASSWORD, Keys.ENTER)
+    browser.wait_for_text("Recent web runs")
+    # The first Tab of a page reaches the skip link, which moves the focus to the content.
+    browser.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = browser.driver.switch_to.active_element
+    assert skip.text == "Skip to content"
+    skip.send_keys(Keys.ENTER)
+    assert browser.driver.switch_to.active_element.get_attribute("id") == "main"
 
 
 def test_a_post_without_the_csrf_token_is_refused(platform):

@@ -62,6 +62,8 @@ GATEWAY_TEMPLATE = REPO / "gateway" / "templates" / "default.conf.template"
 SERVICE_DIRS = ("web-test-service", "perf-test-service", "scheduler-service", "console-service", "gateway")
 DOCKERFILES = sorted(REPO / d / "Dockerfile" for d in SERVICE_DIRS)
 CONSOLE_DOCKERFILE = REPO / "console-service" / "Dockerfile"
+
+
 def missing_tool(what: str) -> None:
     """Fail in CI, where every tool must be installed; skip on a developer machine."""
     skip_or_fail(f"{what} is not available")

@@ -19,7 +19,9 @@ COOKIE_FIELD = "login"
 def start(*, session: Session, account: Account, ttl_s: int) -> None:
     """Log account in: a fresh cookie session (no CSRF token or key of a previous login survives)."""
     key = secrets.token_urlsafe(32)
-    expires_at = utcnow() + timedelta(seconds=ttl_s)
+    now = utcnow()
+    session.execute(delete(LoginSession).where(LoginSession.expires_at <= now))  # logins nobody can use any more
+    expires_at = now + timedelta(seconds=ttl_s)
     session.add(LoginSession(key_hash=_hash(key), account_id=account.id, expires_at=expires_at))
     session.commit()
     flask.session.clear()
