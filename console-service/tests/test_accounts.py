@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from console_service.config import ConsoleSettings
 from console_service.models import Account
-from shared.testing import TEST_SECRET
+from shared.testing import TEST_SECRET, wait_until
 
 
 def test_the_first_admin_is_created_once_with_an_argon2id_hash(app):
@@ -68,6 +68,8 @@ def test_a_wrong_password_is_refused_and_failures_slow_down(app, caplog):
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert "too many failed logins" in refused.get_data(as_text=True)
     assert "failed login for 'admin'" in caplog.text
+    # Once the wait is over, the right password works again (and clears the name's count).
+    wait_until(lambda: log_in(client).status_code == 302, 5, 0.25, what="the login allowed after the wait")
 
 
 def test_a_post_without_the_csrf_token_is_refused(admin_client):
