@@ -11,7 +11,7 @@ import secrets
 import pytest
 
 from shared.redis_client import redis_from_url
-from shared.testing import RedisServer
+from shared.testing import TEST_ADMIN_PASSWORD, RedisServer
 from tests.harness import Platform
 
 
@@ -27,7 +27,8 @@ def durable_redis(tmp_path_factory):
 def platform(tmp_path_factory, durable_redis):
     """One `make up` for the whole reliability session (about 25 s to start)."""
     base = tmp_path_factory.mktemp("platform")
-    running = Platform(base / "var", durable_redis.url, {"WEB_WORKER_CONCURRENCY": "2", "PERF_WORKER_CONCURRENCY": "2"})
+    extra = {"WEB_WORKER_CONCURRENCY": "2", "PERF_WORKER_CONCURRENCY": "2", "TESTFLEET_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD}
+    running = Platform(base / "var", durable_redis.url, extra)
     running.start()
     yield running
     left = running.stop()

@@ -25,7 +25,7 @@ import requests
 
 from shared.auth import encode_token
 from shared.host_policy import HostNotAllowed, HostPolicy
-from shared.testing import TEST_SECRET, BackgroundProcess, OkServer, free_port, wait_until
+from shared.testing import TEST_ADMIN_PASSWORD, TEST_SECRET, BackgroundProcess, OkServer, free_port, wait_until
 from tests.harness import descendants
 
 pytestmark = pytest.mark.timeout(300)
@@ -516,6 +516,19 @@ def _send_own_traffic(platform) -> None:
         SENT_TOKENS.add(token)
         resp = requests.get(f"{gw}/api/v1/web-test/scripts", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert resp.status_code == 401
+    # The console: a wrong and a right password, an API token made, used and revoked.
+    browser = requests.Session()
+    for password, status in (("wrong-password", 401), (TEST_ADMIN_PASSWORD, 302)):
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{gw}/login", timeout=30).text).group(1)
+        login = browser.post(f"{gw}/login", data={"username": "admin", "password": password, "csrf_token": csrf},
+                             allow_redirects=False, timeout=30)  # fmt: skip
+        assert login.status_code == status, login.text[:300]
+    csrf_header = {"X-CSRFToken": csrf}
+    made = browser.post(f"{gw}/api/v1/auth/tokens", json={"name": "scan"}, headers=csrf_header, timeout=30).json()
+    SENT_TOKENS.add(made["token"])
+    api_token = {"Authorization": f"Bearer {made['token']}"}
+    assert requests.get(f"{gw}/api/v1/web-test/me", headers=api_token, timeout=30).status_code == 200
+    assert browser.delete(f"{gw}/api/v1/auth/tokens/{made['id']}", headers=csrf_header, timeout=30).status_code == 200
 
 
 # --- web target policy: WEB_ALLOWED_HOSTS in the browser (docs/security.md) ------------------------------------
@@ -609,6 +622,7 @@ def test_no_secret_or_token_in_logs_or_state(platform, durable_redis):
     _send_own_traffic(platform)
     secrets = {"AUTH_SECRET": TEST_SECRET.encode(), "Flower password": platform.flower_auth[1].encode()}
     secrets["Redis password"] = durable_redis.password.encode()
+    secrets["console admin password"] = TEST_ADMIN_PASSWORD.encode()
     secrets |= {f"token {t[:12]}…": t.encode() for t in SENT_TOKENS}
     secrets |= {f"token signature {t[:12]}…": t.rsplit(".", 1)[-1].encode() for t in SENT_TOKENS if t.count(".") == 2
                 and len(t.rsplit(".", 1)[-1]) > 20}  # fmt: skip
@@ -640,6 +654,7 @@ def test_no_secret_on_any_platform_command_line(platform, durable_redis):
         "AUTH_SECRET": TEST_SECRET,
         "Flower password": platform.flower_auth[1],
         "Redis password": durable_redis.password,
+        "console admin password": TEST_ADMIN_PASSWORD,
     }
     processes = descendants(platform.proc.pid)
     shown = []
