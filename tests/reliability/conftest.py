@@ -27,8 +27,8 @@ def durable_redis(tmp_path_factory):
 def platform(tmp_path_factory, durable_redis):
     """One `make up` for the whole reliability session (about 25 s to start)."""
     base = tmp_path_factory.mktemp("platform")
-    extra = {"WEB_WORKER_CONCURRENCY": "2", "PERF_WORKER_CONCURRENCY": "2", "TESTFLEET_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD}
-    running = Platform(base / "var", durable_redis.url, extra)
+    extra = {"WEB_WORKER_CONCURRENCY": "2", "PERF_WORKER_CONCURRENCY": "2"}
+    running = Platform(base / "var", durable_redis.url, {**extra, "TESTFLEET_ADMIN_PASSWORD": TEST_ADMIN_PASSWORD})
     running.start()
     yield running
     left = running.stop()
