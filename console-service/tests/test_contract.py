@@ -71,3 +71,19 @@ def test_migrations_upgrade_and_downgrade(database_url):
 def test_a_hostile_path_is_a_404_never_a_500_or_a_file(client, path):
     response = client.get(path)
     assert response.status_code == 404, response.get_data(as_text=True)[:300]
+
+
+def test_pages_load_scripts_and_styles_only_from_the_console_and_those_come_from_npm(app, admin_client):
+    """No CDN: every <script src> and stylesheet is under /assets/, and the libraries are npm's files as installed."""
+    import json
+    import re
+
+    html = admin_client.get("/").get_data(as_text=True) + admin_client.get("/tokens").get_data(as_text=True)
+    sources = re.findall(r'<script[^>]+src="([^"]+)"', html) + re.findall(r'<link[^>]+href="([^"]+)"', html)
+    assert sources and all(s.startswith("/assets/") for s in sources), sources
+    modules = app.extensions["settings"].console_assets_dir / "node_modules"
+    locked = json.loads((modules.parent / "package-lock.json").read_text())["packages"]["node_modules/htmx.org"]
+    installed = json.loads((modules / "htmx.org" / "package.json").read_text())
+    assert locked["integrity"].startswith("sha512-") and installed["version"] == locked["version"]
+    served = admin_client.get("/assets/vendor/htmx.min.js")
+    assert served.status_code == 200 and served.data == (modules / "htmx.org/dist/htmx.min.js").read_bytes()
