@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 import requests
 
 from shared.auth import encode_token
-from shared.testing import TEST_SECRET, TEST_WEB_ALLOWED_HOSTS, free_port, wait_until
+from shared.testing import TEST_SECRET, TEST_WEB_ALLOWED_HOSTS, RedisServer, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("web-test", "perf-test", "scheduler", "auth")
@@ -109,3 +114,41 @@ class Platform:
         while time.monotonic() < deadline and any(alive(p) for p in self.processes):
             time.sleep(0.2)
         return {p for p in self.processes if alive(p)}
+
+
+@contextmanager
+def platform_with_own_redis(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Platform]:
+    """`make up` on a Redis of its own, for a suite's session; Ctrl-C must leave no process behind."""
+    for folder in ("redis", "platform"):
+        (workdir / folder).mkdir(parents=True, exist_ok=True)
+    redis = RedisServer(workdir / "redis")
+    redis.start()
+    running = Platform(workdir / "platform" / "var", redis.url, extra_env or {})
+    try:
+        running.start()
+        yield running
+    finally:
+        left = running.stop()
+        redis.stop()
+    assert not left, f"processes left after Ctrl-C: {left}"
+
+
+@contextmanager
+def acceptance_site(root: Path) -> Iterator[str]:
+    """Pages for browser tests, served on a free port: / has the title 'acceptance' and a paragraph #p that says
+    hello (and logs to the console)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.html").write_text('<html><head><title>acceptance</title></head><body><p id="p">hello</p>'
+                                     '<script>console.log("page says hi")</script></body></html>')  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass

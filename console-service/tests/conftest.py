@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from console_service.config import ConsoleSettings
-from shared.testing import RedisServer, migrated_app, require_executable, service_settings
-from tests.harness import Platform
+from shared.testing import migrated_app, require_executable, service_settings
+from tests.harness import Platform, acceptance_site, platform_with_own_redis
 
 # console_harness.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,17 +42,9 @@ def admin_client(app):
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory) -> Iterator[Platform]:
     """One `make up` for the console's browser tests, with a Redis of its own and a known admin password."""
-    redis = RedisServer(tmp_path_factory.mktemp("console-redis"))
-    redis.start()
     extra = {"WEB_WORKER_CONCURRENCY": "2", "TESTFLEET_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    running = Platform(tmp_path_factory.mktemp("console-platform") / "var", redis.url, extra)
-    try:
-        running.start()
+    with platform_with_own_redis(tmp_path_factory.mktemp("console"), extra) as running:
         yield running
-    finally:
-        left = running.stop()
-        redis.stop()
-    assert not left, f"processes left after Ctrl-C: {left}"
 
 
 @pytest.fixture()
@@ -71,17 +60,6 @@ def browser(platform) -> Iterator[ConsoleBrowser]:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Iterator[str]:
-    """Pages for the web runs the console starts: / has the title 'acceptance' and a paragraph #p."""
-    root = tmp_path_factory.mktemp("site")
-    (root / "index.html").write_text('<html><head><title>acceptance</title></head><body><p id="p">hello</p>'
-                                     '<script>console.log("page says hi")</script></body></html>')  # fmt: skip
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+    """Pages for the web runs the console starts (tests/harness.py: acceptance_site)."""
+    with acceptance_site(tmp_path_factory.mktemp("site")) as url:
+        yield url

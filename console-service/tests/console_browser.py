@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -72,7 +73,10 @@ class ConsoleBrowser:
 
     def wait_for(self, condition: Callable[[webdriver.Chrome], Any], timeout: float = 20, what: str = "") -> Any:
         """Wait until condition(driver) is truthy; fail after timeout seconds, saying what was awaited."""
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.2).until(condition, message=what)
+        # A page that is being replaced (a form submitted, an htmx swap) makes the element looked at stale: look again.
+        ignored = (NoSuchElementException, StaleElementReferenceException)
+        waiting = WebDriverWait(self.driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored)
+        return waiting.until(condition, message=what)
 
     def wait_for_text(self, text: str, css: str = "main", timeout: float = 20) -> None:
         self.wait_for(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text, timeout, f"{text!r} in {css}")

@@ -33,7 +33,7 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_dashboard(brows
     browser.assert_accessible()
 
 
-def testfleet(*args: str, config_home: Path) -> subprocess.CompletedProcess[str]:
+def run_testfleet(*args: str, config_home: Path) -> subprocess.CompletedProcess[str]:
     """The CI command line, installed beside this Python, with its own config folder."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
     env.pop("TESTFLEET_URL", None), env.pop("TESTFLEET_TOKEN", None)
@@ -55,9 +55,9 @@ def test_a_token_made_in_the_console_works_everywhere_until_revoked(browser, pla
         me = requests.get(f"{platform.gateway}/api/v1/{service}/me", headers=headers, timeout=10)
         assert me.status_code == 200 and me.json() == {"user": "admin", "role": "admin"}, service
     # The CLI takes it as a pipeline would.
-    login = testfleet("login", "--url", platform.gateway, "--token", token, config_home=tmp_path)
+    login = run_testfleet("login", "--url", platform.gateway, "--token", token, config_home=tmp_path)
     assert login.returncode == 0 and token not in login.stdout + login.stderr, login.stderr
-    assert testfleet("runs", "list", config_home=tmp_path).returncode == 0
+    assert run_testfleet("runs", "list", config_home=tmp_path).returncode == 0
     browser.assert_accessible()
     browser.press("Revoke token ci-pipeline")
     browser.wait_for_text("revoked")
@@ -68,7 +68,7 @@ def test_a_token_made_in_the_console_works_everywhere_until_revoked(browser, pla
     assert time.monotonic() - revoked_at < 5
     refused = requests.get(f"{platform.gateway}/api/v1/perf-test/me", headers=headers, timeout=5)
     assert refused.status_code == 401 and refused.json()["error"]["message"] == "token revoked"
-    after = testfleet("runs", "list", config_home=tmp_path)
+    after = run_testfleet("runs", "list", config_home=tmp_path)
     assert after.returncode == 2 and "revoked" in after.stderr, after.stderr
 
 

@@ -81,6 +81,8 @@ def test_pages_load_scripts_and_styles_only_from_the_console_and_those_come_from
     html = admin_client.get("/").get_data(as_text=True) + admin_client.get("/tokens").get_data(as_text=True)
     sources = re.findall(r'<script[^>]+src="([^"]+)"', html) + re.findall(r'<link[^>]+href="([^"]+)"', html)
     assert sources and all(s.startswith("/assets/") for s in sources), sources
+    for source in set(sources):
+        assert admin_client.get(source).status_code == 200, source
     modules = app.extensions["settings"].console_assets_dir / "node_modules"
     locked = json.loads((modules.parent / "package-lock.json").read_text())["packages"]["node_modules/htmx.org"]
     installed = json.loads((modules / "htmx.org" / "package.json").read_text())

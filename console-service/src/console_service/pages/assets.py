@@ -31,7 +31,7 @@ def vendor(name: str):
     return send_from_directory(folder, VENDOR_FILES[name], max_age=86400)
 
 
-@bp.get("/assets/<name>")
+@bp.get("/assets/<path:name>")
 @public
 def own(name: str):
     """A file of the console's own static folder."""
