@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from console_harness import ADMIN_PASSWORD
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from shared import paths
@@ -39,26 +40,38 @@ def upload(browser, side: Path, expected: str) -> None:
     browser.open("/projects")
     browser.field(UPLOAD_LABEL).send_keys(str(side))
     browser.press("Upload")
-    browser.wait_for_text(expected)
+    wait_for_text(browser, expected)
 
 
 def log_in_as_admin(browser) -> None:
     browser.log_in("admin", ADMIN_PASSWORD)
-    browser.wait_for_text("Recent web runs")
+    wait_for_text(browser, "Recent web runs")
 
 
 def start_run(browser, project_name: str, base_url: str) -> str:
     """From the project's page, run the whole project against base_url; the project run's page path."""
     browser.driver.find_element(By.LINK_TEXT, f"Open {project_name}").click()
-    browser.wait_for_text("Suites and tests")
+    wait_for_text(browser, "Suites and tests")
     browser.fill("Base URL", base_url)
     browser.press("Run")
     browser.wait_for(lambda d: "/project-runs/" in d.current_url, what="the project run's page")
     return browser.path
 
 
+def text_of(browser, css: str = "main") -> str:
+    """The element's text; "" while the page is being replaced (a navigation, or htmx swapping the live part)."""
+    try:
+        return browser.text(css)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def wait_for_text(browser, text: str, css: str = "main", timeout: float = 20) -> None:
+    browser.wait_for(lambda _: text in text_of(browser, css), timeout, f"{text!r} in {css}")
+
+
 def status_text(browser) -> str:
-    return browser.text("#live [role=status]")
+    return text_of(browser, "#live [role=status]")
 
 
 def cookies(browser) -> requests.Session:
@@ -99,7 +112,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     assert browser.driver.execute_script("return window.notReloaded === true")
     assert "1 passed, 1 failed" in status_text(browser)
     browser.wait_for(lambda _: screenshot_loaded(browser), what="the failing step's screenshot")
-    browser.wait_for_text("page says hi")  # the browser console of the tests, once the run ended
+    wait_for_text(browser, "page says hi")  # the browser console of the tests, once the run ended
     browser.wait_for(lambda d: not d.find_elements(By.XPATH, '//button[normalize-space()="Stop"]'), what="no Stop")
     browser.assert_accessible()
 
@@ -110,9 +123,9 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     assert 'name="greets"' in report.text and "<failure" in report.text
 
     browser.driver.find_element(By.LINK_TEXT, "attempt 1: failed").click()
-    browser.wait_for_text("Web run of fails")
+    wait_for_text(browser, "Web run of fails")
     browser.wait_for(lambda _: screenshot_loaded(browser), what="the screenshot on the web run's page")
-    browser.wait_for_text("page says hi")
+    wait_for_text(browser, "page says hi")
     alt = browser.driver.find_element(By.CSS_SELECTOR, "img.screenshot").get_attribute("alt")
     assert "assertText id=p" in alt and "failed" in alt
     single = cookies(browser).get(browser.driver.find_element(By.LINK_TEXT, "Download the JUnit report")
@@ -122,7 +135,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
 
     browser.open(run_page)
     browser.driver.find_element(By.LINK_TEXT, "e2e-shop").click()
-    browser.wait_for_text("Suites and tests")
+    wait_for_text(browser, "Suites and tests")
     strip = browser.text("table")  # the suite's tests with their verdicts, as text
     assert "passed" in strip and "failed" in strip
     assert browser.driver.find_elements(By.CSS_SELECTOR, "ol.verdicts a.verdict-failed")
@@ -132,9 +145,12 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
 def start_run_with_variable(browser, base_url: str) -> str:
     """From /projects, open e2e-shop and run it against base_url with the variable greeting=hello."""
     browser.driver.find_element(By.LINK_TEXT, "e2e-shop").click()
-    browser.wait_for_text("Suites and tests")
+    wait_for_text(browser, "Suites and tests")
     browser.fill("Variable 1 name", "greeting")
     browser.fill("Variable 1 value", "hello")
+    browser.press("Add a variable")  # htmx appends a fourth row
+    browser.wait_for(lambda d: d.find_elements(By.ID, "var-name-3"), 10, "a fourth variable row")
+    browser.fill("Variable 4 name", "unused")
     browser.fill("Base URL", base_url)
     browser.assert_accessible()
     browser.press("Run")
@@ -148,7 +164,7 @@ def test_a_long_project_run_and_a_long_script_run_are_stopped(browser, platform,
     upload(browser, side, "Imported “e2e-slow”")
     start_run(browser, "e2e-slow", site)
     browser.wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.step-passed"), 60, "the open step passed")
-    assert status_text(browser).startswith("running")
+    browser.wait_for(lambda _: status_text(browser).startswith("running"), 10, "the project run running")
     browser.press("Stop")
     browser.wait_for(lambda _: status_text(browser).startswith("stopped"), 15, "the project run stopped")
     assert not browser.driver.find_elements(By.XPATH, '//button[normalize-space()="Stop"]')
@@ -180,16 +196,16 @@ def test_a_viewer_sees_a_project_but_cannot_run_or_upload(browser, platform, sit
     browser.fill("Password (at least 8 characters)", "vera-password-1")
     browser.driver.find_element(By.CSS_SELECTOR, "#role option[value=viewer]").click()
     browser.press("Create user")
-    browser.wait_for_text("vera")
+    wait_for_text(browser, "vera")
     browser.log_out()
     browser.log_in("vera", "vera-password-1")
-    browser.wait_for_text("Recent web runs")
+    wait_for_text(browser, "Recent web runs")
     browser.open("/projects")
-    browser.wait_for_text("e2e-seen")
+    wait_for_text(browser, "e2e-seen")
     assert not browser.driver.find_elements(By.ID, "file")  # no upload form
     browser.assert_accessible()
     browser.driver.find_element(By.LINK_TEXT, "e2e-seen").click()
-    browser.wait_for_text("looks")
+    wait_for_text(browser, "looks")
     assert not browser.driver.find_elements(By.XPATH, '//button[normalize-space()="Run"]')
     browser.assert_accessible()
     # Forced anyway, with the page's CSRF token: the API's refusal, as a readable page.

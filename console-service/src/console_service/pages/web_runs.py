@@ -131,7 +131,9 @@ def _stop_if_active(client: PlatformApi, path: str) -> None:
 def _web_run(client: PlatformApi, run_id: str) -> dict[str, Any]:
     run = client.get(f"{paths.WEB_RUNS}/{run_id}")
     ended = run["state"] in TERMINAL_STATES
-    return {"run": run, "ended": ended, "failing": failing_steps(run["steps"]), "can_stop": can_run() and not ended,
+    stoppable = bool(run.get("script_id") or run.get("project_run_id"))  # a deleted script's run has no stop
+    return {"run": run, "ended": ended, "failing": failing_steps(run["steps"]),
+            "can_stop": can_run() and stoppable and not ended,
             "console": console_log(client, run_id) if ended else None, "fragment": is_fragment()}  # fmt: skip
 
 
