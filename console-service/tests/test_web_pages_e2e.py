@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 from console_harness import ADMIN_PASSWORD
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from shared import paths
@@ -40,38 +39,26 @@ def upload(browser, side: Path, expected: str) -> None:
     browser.open("/projects")
     browser.field(UPLOAD_LABEL).send_keys(str(side))
     browser.press("Upload")
-    wait_for_text(browser, expected)
+    browser.wait_for_text(expected)
 
 
 def log_in_as_admin(browser) -> None:
     browser.log_in("admin", ADMIN_PASSWORD)
-    wait_for_text(browser, "Recent web runs")
+    browser.wait_for_text("Recent web runs")
 
 
 def start_run(browser, project_name: str, base_url: str) -> str:
     """From the project's page, run the whole project against base_url; the project run's page path."""
     browser.driver.find_element(By.LINK_TEXT, f"Open {project_name}").click()
-    wait_for_text(browser, "Suites and tests")
+    browser.wait_for_text("Suites and tests")
     browser.fill("Base URL", base_url)
     browser.press("Run")
     browser.wait_for(lambda d: "/project-runs/" in d.current_url, what="the project run's page")
     return browser.path
 
 
-def text_of(browser, css: str = "main") -> str:
-    """The element's text; "" while the page is being replaced (a navigation, or htmx swapping the live part)."""
-    try:
-        return browser.text(css)
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
-
-
-def wait_for_text(browser, text: str, css: str = "main", timeout: float = 20) -> None:
-    browser.wait_for(lambda _: text in text_of(browser, css), timeout, f"{text!r} in {css}")
-
-
 def status_text(browser) -> str:
-    return text_of(browser, "#live [role=status]")
+    return browser.text("#live [role=status]")
 
 
 def cookies(browser) -> requests.Session:
@@ -112,7 +99,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     assert browser.driver.execute_script("return window.notReloaded === true")
     assert "1 passed, 1 failed" in status_text(browser)
     browser.wait_for(lambda _: screenshot_loaded(browser), what="the failing step's screenshot")
-    wait_for_text(browser, "page says hi")  # the browser console of the tests, once the run ended
+    browser.wait_for_text("page says hi")  # the browser console of the tests, once the run ended
     browser.wait_for(lambda d: not d.find_elements(By.XPATH, '//button[normalize-space()="Stop"]'), what="no Stop")
     browser.assert_accessible()
 
@@ -123,9 +110,9 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     assert 'name="greets"' in report.text and "<failure" in report.text
 
     browser.driver.find_element(By.LINK_TEXT, "attempt 1: failed").click()
-    wait_for_text(browser, "Web run of fails")
+    browser.wait_for_text("Web run of fails")
     browser.wait_for(lambda _: screenshot_loaded(browser), what="the screenshot on the web run's page")
-    wait_for_text(browser, "page says hi")
+    browser.wait_for_text("page says hi")
     alt = browser.driver.find_element(By.CSS_SELECTOR, "img.screenshot").get_attribute("alt")
     assert "assertText id=p" in alt and "failed" in alt
     single = cookies(browser).get(browser.driver.find_element(By.LINK_TEXT, "Download the JUnit report")
@@ -135,7 +122,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
 
     browser.open(run_page)
     browser.driver.find_element(By.LINK_TEXT, "e2e-shop").click()
-    wait_for_text(browser, "Suites and tests")
+    browser.wait_for_text("Suites and tests")
     strip = browser.text("table")  # the suite's tests with their verdicts, as text
     assert "passed" in strip and "failed" in strip
     assert browser.driver.find_elements(By.CSS_SELECTOR, "ol.verdicts a.verdict-failed")
@@ -145,7 +132,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
 def start_run_with_variable(browser, base_url: str) -> str:
     """From /projects, open e2e-shop and run it against base_url with the variable greeting=hello."""
     browser.driver.find_element(By.LINK_TEXT, "e2e-shop").click()
-    wait_for_text(browser, "Suites and tests")
+    browser.wait_for_text("Suites and tests")
     browser.fill("Variable 1 name", "greeting")
     browser.fill("Variable 1 value", "hello")
     browser.press("Add a variable")  # htmx appends a fourth row
@@ -196,16 +183,16 @@ def test_a_viewer_sees_a_project_but_cannot_run_or_upload(browser, platform, sit
     browser.fill("Password (at least 8 characters)", "vera-password-1")
     browser.driver.find_element(By.CSS_SELECTOR, "#role option[value=viewer]").click()
     browser.press("Create user")
-    wait_for_text(browser, "vera")
+    browser.wait_for_text("vera")
     browser.log_out()
     browser.log_in("vera", "vera-password-1")
-    wait_for_text(browser, "Recent web runs")
+    browser.wait_for_text("Recent web runs")
     browser.open("/projects")
-    wait_for_text(browser, "e2e-seen")
+    browser.wait_for_text("e2e-seen")
     assert not browser.driver.find_elements(By.ID, "file")  # no upload form
     browser.assert_accessible()
     browser.driver.find_element(By.LINK_TEXT, "e2e-seen").click()
-    wait_for_text(browser, "looks")
+    browser.wait_for_text("looks")
     assert not browser.driver.find_elements(By.XPATH, '//button[normalize-space()="Run"]')
     browser.assert_accessible()
     # Forced anyway, with the page's CSRF token: the API's refusal, as a readable page.
