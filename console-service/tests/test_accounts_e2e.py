@@ -29,7 +29,10 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_dashboard(brows
     browser.log_in("admin", ADMIN_PASSWORD)
     browser.wait_for_text("Recent web runs")
     assert browser.path == "/"
-    browser.wait_for_text("web", css="#overview")  # the platform table lists the queues and their workers
+    # The platform table (from the scheduler's status): each queue with its workers online.
+    browser.wait_for_text("Queues and workers online", css="#overview")
+    queues = browser.text("#overview table")
+    assert all(f"{queue} " in queues for queue in ("web", "perf", "maintenance")), queues
     browser.assert_accessible()
 
 
