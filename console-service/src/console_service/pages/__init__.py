@@ -7,6 +7,6 @@ from flask import Blueprint
 
 def page_blueprints() -> list[Blueprint]:
     """Every page blueprint, registered at the site's root."""
-    from console_service.pages import assets, dashboard, login, tokens, users
+    from console_service.pages import assets, dashboard, load_runs, login, scenarios, schedules, tokens, users
 
-    return [assets.bp, login.bp, dashboard.bp, tokens.bp, users.bp]
+    return [assets.bp, login.bp, dashboard.bp, tokens.bp, users.bp, scenarios.bp, load_runs.bp, schedules.bp]
