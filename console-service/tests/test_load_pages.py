@@ -265,3 +265,49 @@ def test_a_refused_write_shows_the_apis_message_as_a_page(admin_client, fake):
     token = csrf_of(admin_client, f"/load-runs/{RUN_ID}")
     refused = admin_client.post(f"/load-runs/{RUN_ID}/stop", data={"csrf_token": token})
     assert refused.status_code == 403 and "viewers may only read" in refused.get_data(as_text=True)
+
+
+SCHEDULE = {
+    "id": "c" * 32, "owner": "admin", "owner_role": "admin", "name": "nightly", "cron": "0 3 * * *",
+    "timezone": "Europe/Berlin", "enabled": True, "target": {"kind": "perf-test", "id": SCENARIO_ID, "params": {}},
+    "next_fire_times": ["2026-12-03T02:00:00Z", "2026-12-04T02:00:00Z"], "last_fired_at": None,
+    "last_outcome": {"status": "started", "trigger": "manual", "fired_at": "2026-12-02T09:00:00Z", "run_id": RUN_ID},
+}  # fmt: skip
+
+
+def test_schedules_list_their_next_fire_times_and_the_run_a_trigger_started(admin_client, fake):
+    fake({("GET", paths.SCHEDULES): {"items": [SCHEDULE], "total": 1, "limit": 20, "offset": 0}})
+    html = admin_client.get("/schedules").get_data(as_text=True)
+    assert '<time datetime="2026-12-03T02:00:00Z">' in html and f'href="/load-runs/{RUN_ID}"' in html
+    assert 'aria-label="Disable nightly"' in html and "Create schedule" in html
+
+
+def test_a_refused_schedule_shows_the_message_beside_the_field_and_keeps_the_form(admin_client, fake):
+    details = [{"field": "cron", "message": "not a cron expression"}, {"field": "target.id", "message": "bad id"}]
+    fake({("GET", paths.SCHEDULES): {"items": [], "total": 0, "limit": 20, "offset": 0},
+          ("POST", paths.SCHEDULES): ApiCallFailed(422, "validation_error", "cron: ...", details)})  # fmt: skip
+    token = csrf_of(admin_client, "/tokens")
+    answer = admin_client.post("/schedules", data={"csrf_token": token, "name": "kept", "cron": "every day",
+                                                   "kind": "perf-test", "id": "x!", "params": "{}"})  # fmt: skip
+    html = answer.get_data(as_text=True)
+    assert (
+        answer.status_code == 422 and 'id="cron-error">not a cron expression' in html and 'id="id-error">bad id' in html
+    )
+    assert 'value="kept"' in html and 'value="every day"' in html
+
+
+def test_enable_and_trigger_go_back_to_the_page_of_the_list(admin_client, fake):
+    path = f"{paths.SCHEDULES}/{SCHEDULE['id']}"
+    api = fake({("PATCH", path): SCHEDULE, ("POST", path + "/trigger"): {}})
+    token = csrf_of(admin_client, "/tokens")
+    changed = admin_client.post(f"/schedules/{SCHEDULE['id']}/enabled", data={"csrf_token": token, "enabled": "false",
+                                                                               "offset": "20"})  # fmt: skip
+    assert changed.headers["Location"] == "/schedules?offset=20" and api.calls[0] == ("PATCH", path, {"enabled": False})
+    fired = admin_client.post(f"/schedules/{SCHEDULE['id']}/trigger", data={"csrf_token": token, "offset": "//x"})
+    assert fired.headers["Location"] == "/schedules" and api.calls[1][:2] == ("POST", path + "/trigger")
+
+
+def test_the_load_pages_files_are_served_and_nothing_else_is(client):
+    assert client.get("/assets/load/load-charts.js").data.startswith(b"// Live charts")
+    assert client.get("/assets/load/load-pages.css").status_code == 200
+    assert client.get("/assets/load/console.css").status_code == 404
