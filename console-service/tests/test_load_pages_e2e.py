@@ -61,8 +61,11 @@ def text_of(driver, css: str) -> str:
 
 
 def wait_text(browser, text: str, css: str = "main", timeout: float = 20) -> None:
-    """Wait until text is in what css finds, across page loads and htmx swaps."""
-    browser.wait_for(lambda d: text in text_of(d, css), timeout, f"{text!r} in {css}")
+    """Wait until text is in what css finds, across page loads and htmx swaps; fail showing the page."""
+    try:
+        browser.wait_for(lambda d: text in text_of(d, css), timeout, f"{text!r} in {css}")
+    except TimeoutException:
+        pytest.fail(f"no {text!r} in {css} of {browser.path}: {text_of(browser.driver, 'main')!r}")
 
 
 def schedule_row(browser, name: str) -> WebElement:
@@ -148,7 +151,7 @@ def test_a_schedule_is_created_disabled_enabled_and_triggered(browser, site):
     browser.wait_for(lambda _d: "disabled" in schedule_row(browser, "nightly console").text, 20, "disabled")
     browser.press("Enable nightly console")
     browser.wait_for(lambda _d: schedule_row(browser, "nightly console").find_elements(By.TAG_NAME, "time"), 20)
-    browser.press("Trigger nightly console now")
+    browser.press("Trigger now: nightly console")
     browser.wait_for(lambda _d: "started (manual" in schedule_row(browser, "nightly console").text, 20, "started")
     schedule_row(browser, "nightly console").find_element(By.PARTIAL_LINK_TEXT, "run ").click()
     page_id(browser, "/load-runs/")
