@@ -50,8 +50,11 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     if (active) setTimeout(refresh, REFRESH_MS);
   };
-  window.addEventListener("resize", () => {
+  // Fit each chart to its column, once the styles have laid the page out and whenever the window changes.
+  const fit = () => {
     for (const plot of window.loadCharts) plot.setSize({ width: Math.max(plot.root.parentElement.clientWidth, 320), height: 260 });
-  });
+  };
+  window.addEventListener("load", fit);
+  window.addEventListener("resize", fit);
   refresh();
 });
