@@ -89,3 +89,16 @@ def test_pages_load_scripts_and_styles_only_from_the_console_and_those_come_from
     assert locked["integrity"].startswith("sha512-") and installed["version"] == locked["version"]
     served = admin_client.get("/assets/vendor/htmx.min.js")
     assert served.status_code == 200 and served.data == (modules / "htmx.org/dist/htmx.min.js").read_bytes()
+
+
+def test_every_asset_a_template_names_is_served(client):
+    import re
+    from pathlib import Path
+
+    import console_service
+
+    templates = Path(console_service.__file__).parent / "templates"
+    named = {m for t in templates.glob("*.html") for m in re.findall(r'"(/assets/[^"{]+)"', t.read_text())}
+    assert len(named) >= 6, named
+    for asset in sorted(named):
+        assert client.get(asset).status_code == 200, asset

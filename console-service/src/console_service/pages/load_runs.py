@@ -5,20 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, send_from_directory
+from flask import Blueprint, jsonify, redirect
 
-from console_service.pages.assets import STATIC
 from console_service.pages.common import api, page, relay
 from console_service.pages.scenarios import can_write
 from shared import paths
-from shared.auth import public, require_role
-from shared.errors import NotFound
+from shared.auth import require_role
 
 bp = Blueprint("load_runs_page", __name__)
 ACTIVE_STATES = ("queued", "running")
 # The chart series in the order the script draws them (static/load-charts.js).
 SERIES = ("users", "rps", "failures_per_s", "p50_ms", "p95_ms")
-LOAD_ASSETS = ("load-charts.js", "load-pages.css")
 
 
 def is_active(run: dict[str, Any]) -> bool:
@@ -91,17 +88,6 @@ def report(run_id: str):
 def stats_csv(run_id: str):
     """Locust's stats CSV of the run, as a download."""
     return relay(paths.perf_stats_csv(run_id), download_name=f"load-run-{run_id}-stats.csv")
-
-
-@bp.get("/assets/load/<path:name>")
-@public
-def asset(name: str):
-    """The load pages' own script and styles."""
-    # assets.own's <name> is an id (shared/src/shared/app_factory.py IdConverter), so it refuses any dotted file
-    # name; until it takes a path, the load pages' two files are served here.
-    if name not in LOAD_ASSETS:
-        raise NotFound(f"no asset {name}")
-    return send_from_directory(STATIC, name, max_age=300)
 
 
 def _run(run_id: str) -> dict[str, Any]:
