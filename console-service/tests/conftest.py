@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from console_service.config import ConsoleSettings
 from shared.testing import migrated_app, require_executable, service_settings
@@ -15,7 +17,7 @@ from tests.harness import Platform, acceptance_site, platform_with_own_redis
 # console_harness.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 from console_browser import CHROMEDRIVER, ConsoleBrowser, start_chromium
-from console_harness import ADMIN_PASSWORD, log_in
+from console_harness import ADMIN_PASSWORD, CSRF_FIELD, log_in
 
 
 @pytest.fixture()
@@ -56,6 +58,22 @@ def browser(platform) -> Iterator[ConsoleBrowser]:
         yield ConsoleBrowser(driver, platform.gateway)
     finally:
         driver.quit()
+
+
+@pytest.fixture()
+def viewer(platform) -> tuple[str, str]:
+    """A new viewer account (a name of its own, so suites sharing the platform never clash): name, password."""
+    admin = requests.Session()
+    csrf = CSRF_FIELD.search(admin.get(f"{platform.gateway}/login", timeout=10).text).group(1)
+    admin.post(f"{platform.gateway}/login", data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": csrf},
+               timeout=10)  # fmt: skip
+    # A login starts a fresh session, with a CSRF token of its own.
+    csrf = CSRF_FIELD.search(admin.get(f"{platform.gateway}/tokens", timeout=10).text).group(1)
+    name, password = f"viewer-{uuid.uuid4().hex[:8]}", "viewer-password-1"
+    account = {"id": name, "password": password, "role": "viewer"}
+    made = admin.post(f"{platform.gateway}/api/v1/auth/users", json=account, headers={"X-CSRFToken": csrf}, timeout=10)
+    assert made.status_code == 201, made.text
+    return name, password
 
 
 @pytest.fixture(scope="session")

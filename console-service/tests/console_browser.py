@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
+from console_harness import ADMIN_PASSWORD
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -79,7 +81,30 @@ class ConsoleBrowser:
         return waiting.until(condition, message=what)
 
     def wait_for_text(self, text: str, css: str = "main", timeout: float = 20) -> None:
-        self.wait_for(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text, timeout, f"{text!r} in {css}")
+        """Wait until text is in what css finds, across page loads and htmx swaps; fail showing the page."""
+        try:
+            self.wait_for(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text, timeout, f"{text!r} in {css}")
+        except TimeoutException:
+            raise AssertionError(
+                f"no {text!r} in {css} of {self.path} after {timeout} s: {self._main_text()!r}"
+            ) from None
+
+    def _main_text(self) -> str:
+        try:
+            return self.text()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return ""
+
+    def log_in_as_admin(self) -> None:
+        self.log_in("admin", ADMIN_PASSWORD)
+        self.wait_for_text("Recent web runs")
+
+    def http_session(self) -> requests.Session:
+        """A requests session holding the browser's login cookie (to fetch a link as this user would)."""
+        session = requests.Session()
+        for cookie in self.driver.get_cookies():
+            session.cookies.set(cookie["name"], cookie["value"])
+        return session
 
     def accessibility_violations(self) -> list[dict]:
         """axe-core's serious and critical violations on the current page (WCAG 2.x A and AA rules)."""

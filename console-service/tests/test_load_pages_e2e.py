@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
-from console_harness import ADMIN_PASSWORD, CSRF_FIELD
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from console_harness import CSRF_FIELD
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
@@ -18,11 +17,6 @@ ID = r"[0-9a-f]{32}"
 # How many points the first chart has (uPlot keeps its data in .data: [times, series...]).
 CHART_POINTS = "return window.loadCharts ? window.loadCharts[0].data[0].length : 0"
 TERMINAL = ("passed", "failed", "error", "stopped")
-
-
-def log_in_as_admin(browser) -> None:
-    browser.log_in("admin", ADMIN_PASSWORD)
-    wait_text(browser, "Recent web runs")
 
 
 def create_scenario(browser, name: str, host: str) -> str:
@@ -44,36 +38,12 @@ def page_id(browser, prefix: str) -> str:
     return found.group(1)
 
 
-def with_cookies(browser) -> requests.Session:
-    """A requests session holding the browser's login cookie."""
-    session = requests.Session()
-    for cookie in browser.driver.get_cookies():
-        session.cookies.set(cookie["name"], cookie["value"])
-    return session
-
-
-def text_of(driver, css: str) -> str:
-    """The text of what css finds, or "" while htmx is swapping it."""
-    try:
-        return driver.find_element(By.CSS_SELECTOR, css).text
-    except (NoSuchElementException, StaleElementReferenceException):
-        return ""
-
-
-def wait_text(browser, text: str, css: str = "main", timeout: float = 20) -> None:
-    """Wait until text is in what css finds, across page loads and htmx swaps; fail showing the page."""
-    try:
-        browser.wait_for(lambda d: text in text_of(d, css), timeout, f"{text!r} in {css}")
-    except TimeoutException:
-        pytest.fail(f"no {text!r} in {css} of {browser.path}: {text_of(browser.driver, 'main')!r}")
-
-
 def schedule_row(browser, name: str) -> WebElement:
     return browser.driver.find_element(By.XPATH, f'//tr[th[normalize-space()="{name}"]]')
 
 
 def test_a_scenario_made_in_the_form_runs_live_and_is_stopped(browser, platform, site):
-    log_in_as_admin(browser)
+    browser.log_in_as_admin()
     browser.open("/scenarios")
     browser.assert_accessible()
     browser.open("/scenarios/new")
@@ -83,7 +53,7 @@ def test_a_scenario_made_in_the_form_runs_live_and_is_stopped(browser, platform,
     browser.fill("Minimum wait (ms)", "100")  # a gentle load: the machine runs the platform and the browser too
     browser.fill("Maximum wait (ms)", "300")
     browser.press("Save scenario")
-    wait_text(browser, "The scenario was not saved")
+    browser.wait_for_text("The scenario was not saved")
     beside = browser.driver.find_element(By.ID, "requests-0-path-error").text
     assert "at least 1 character" in beside, beside
     assert browser.field("Name").get_attribute("value") == "console load"
@@ -95,7 +65,7 @@ def test_a_scenario_made_in_the_form_runs_live_and_is_stopped(browser, platform,
     browser.fill("Path of request 1", "/")
     browser.press("Save scenario")
     scenario_id = page_id(browser, "/scenarios/")
-    wait_text(browser, "Run it")
+    browser.wait_for_text("Run it")
     browser.assert_accessible()
     browser.fill("Users", "2")
     browser.fill("Run time (e.g. 30s, 5m, 1h30m)", "60s")
@@ -106,19 +76,19 @@ def test_a_scenario_made_in_the_form_runs_live_and_is_stopped(browser, platform,
         first = browser.wait_for(lambda d: d.execute_script(CHART_POINTS), 40, "the chart's first points")
     except TimeoutException:
         logs = browser.driver.get_log("browser")
-        pytest.fail(f"no points on the chart; the page says {text_of(browser.driver, 'main')!r}; console: {logs}")
+        pytest.fail(f"no points on the chart; the page says {browser.text('main')!r}; console: {logs}")
     browser.wait_for(lambda d: d.execute_script(CHART_POINTS) > first, 30, f"more than {first} points on the chart")
-    wait_text(browser, "Latest:", css="#caption-throughput")
+    browser.wait_for_text("Latest:", css="#caption-throughput")
     home_requests = "#live tbody tr:first-child td:nth-child(3)"
-    browser.wait_for(lambda d: text_of(d, home_requests).isdigit(), 20, "a request count")
+    browser.wait_for(lambda d: browser.text(home_requests).isdigit(), 20, "a request count")
     assert "home" in browser.text("#live table")
     browser.assert_accessible()
 
     browser.press("Stop load run")
-    browser.wait_for(lambda d: "stopped" in text_of(d, "#live .run-state"), 60, "the run stopped")
+    browser.wait_for(lambda d: "stopped" in browser.text("#live .run-state"), 60, "the run stopped")
     browser.wait_for(lambda d: d.find_elements(By.LINK_TEXT, "Stats CSV"), 20, "the report links")
     assert not browser.driver.find_elements(By.XPATH, '//button[normalize-space()="Stop load run"]')
-    calls = with_cookies(browser)
+    calls = browser.http_session()
     report = calls.get(f"{platform.gateway}/load-runs/{run_id}/report.html", timeout=20)
     assert report.status_code == 200 and report.headers["Content-Type"].startswith("text/html")
     assert "<html" in report.text.lower()
@@ -128,11 +98,11 @@ def test_a_scenario_made_in_the_form_runs_live_and_is_stopped(browser, platform,
     browser.assert_accessible()
 
     browser.open(f"/scenarios/{scenario_id}")
-    wait_text(browser, "stopped", css="#runs-heading + table")
+    browser.wait_for_text("stopped", css="#runs-heading + table")
 
 
 def test_a_schedule_is_created_disabled_enabled_and_triggered(browser, site):
-    log_in_as_admin(browser)
+    browser.log_in_as_admin()
     scenario_id = create_scenario(browser, "scheduled load", site)
     browser.open("/schedules")
     browser.assert_accessible()
@@ -142,7 +112,7 @@ def test_a_schedule_is_created_disabled_enabled_and_triggered(browser, site):
     browser.fill("Target id (a scenario's or a script's)", scenario_id)
     browser.fill("Run parameters (JSON)", '{"user_count": 1, "run_time": "3s"}')
     browser.press("Create schedule")
-    wait_text(browser, "nightly console")
+    browser.wait_for_text("nightly console")
     row = schedule_row(browser, "nightly console")
     assert "enabled" in row.text and len(row.find_elements(By.TAG_NAME, "time")) == 3  # the next fire times
     browser.assert_accessible()
@@ -155,34 +125,28 @@ def test_a_schedule_is_created_disabled_enabled_and_triggered(browser, site):
     browser.wait_for(lambda _d: "started (manual" in schedule_row(browser, "nightly console").text, 20, "started")
     schedule_row(browser, "nightly console").find_element(By.PARTIAL_LINK_TEXT, "run ").click()
     page_id(browser, "/load-runs/")
-    browser.wait_for(lambda d: any(s in text_of(d, "#live .run-state") for s in TERMINAL), 90, "the run ends")
+    browser.wait_for(lambda d: any(s in browser.text("#live .run-state") for s in TERMINAL), 90, "the run ends")
     browser.assert_accessible()
 
 
-def test_a_viewer_sees_scenarios_and_schedules_but_gets_no_controls(browser, platform, site):
-    log_in_as_admin(browser)
+def test_a_viewer_sees_scenarios_and_schedules_but_gets_no_controls(browser, platform, site, viewer):
+    browser.log_in_as_admin()
     scenario_id = create_scenario(browser, "viewed load", site)
-    browser.open("/users")
-    browser.fill("User name", "vera")
-    browser.fill("Password (at least 8 characters)", "vera-password-1")
-    browser.driver.find_element(By.CSS_SELECTOR, "#role option[value=viewer]").click()
-    browser.press("Create user")
-    wait_text(browser, "vera")
     browser.log_out()
-    browser.log_in("vera", "vera-password-1")
-    wait_text(browser, "Recent web runs")
+    browser.log_in(*viewer)
+    browser.wait_for_text("Recent web runs")
     browser.open("/scenarios")
-    wait_text(browser, "viewed load")
+    browser.wait_for_text("viewed load")
     assert not browser.driver.find_elements(By.LINK_TEXT, "New scenario")
     browser.open(f"/scenarios/{scenario_id}")
-    wait_text(browser, "Recent runs")
+    browser.wait_for_text("Recent runs")
     assert not browser.driver.find_elements(By.XPATH, '//button[normalize-space()="Start load run"]')
     browser.assert_accessible()
     browser.open("/schedules")
-    wait_text(browser, "Cron schedules")
+    browser.wait_for_text("Cron schedules")
     assert "Create schedule" not in browser.text() and "Trigger now" not in browser.text()
     # Forced anyway, with the viewer's own cookie and CSRF token: the API's refusal, as a readable page.
-    calls = with_cookies(browser)
+    calls = browser.http_session()
     token = CSRF_FIELD.search(calls.get(f"{platform.gateway}/scenarios/{scenario_id}", timeout=10).text).group(1)
     forced = calls.post(f"{platform.gateway}/scenarios/{scenario_id}/run", timeout=20,
                         data={"csrf_token": token, "user_count": "1", "run_time": "3s"})  # fmt: skip

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from console_harness import ADMIN_PASSWORD
 from selenium.webdriver.common.by import By
 
 from shared import paths
@@ -42,11 +41,6 @@ def upload(browser, side: Path, expected: str) -> None:
     browser.wait_for_text(expected)
 
 
-def log_in_as_admin(browser) -> None:
-    browser.log_in("admin", ADMIN_PASSWORD)
-    browser.wait_for_text("Recent web runs")
-
-
 def start_run(browser, project_name: str, base_url: str) -> str:
     """From the project's page, run the whole project against base_url; the project run's page path."""
     browser.driver.find_element(By.LINK_TEXT, f"Open {project_name}").click()
@@ -61,13 +55,6 @@ def status_text(browser) -> str:
     return browser.text("#live [role=status]")
 
 
-def cookies(browser) -> requests.Session:
-    """An HTTP session with the browser's login cookie."""
-    session = requests.Session()
-    session.cookies.set("testfleet_session", browser.driver.get_cookie("testfleet_session")["value"])
-    return session
-
-
 def screenshot_loaded(browser) -> bool:
     return bool(browser.driver.execute_script(
         "const img = document.querySelector('img.screenshot'); return img && img.complete && img.naturalWidth > 0;"
@@ -79,7 +66,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
         "greets": [SLOW_START, ("open", "/", ""), ("assertText", "id=p", "${greeting}")],
         "fails": [("open", "/", ""), ("assertText", "id=p", "goodbye")],
     })  # fmt: skip
-    log_in_as_admin(browser)
+    browser.log_in_as_admin()
     browser.open("/projects")
     browser.assert_accessible()
     upload(browser, side, "Imported “e2e-shop”")
@@ -104,7 +91,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     browser.assert_accessible()
 
     junit = browser.driver.find_element(By.LINK_TEXT, "Download the JUnit report").get_attribute("href")
-    report = cookies(browser).get(junit, timeout=10)
+    report = browser.http_session().get(junit, timeout=10)
     assert report.status_code == 200 and report.headers["Content-Disposition"].startswith("attachment")
     assert report.text.lstrip().startswith("<?xml") and "<testsuites" in report.text
     assert 'name="greets"' in report.text and "<failure" in report.text
@@ -115,7 +102,7 @@ def test_a_project_runs_live_with_its_failing_screenshot_console_log_and_junit(b
     browser.wait_for_text("page says hi")
     alt = browser.driver.find_element(By.CSS_SELECTOR, "img.screenshot").get_attribute("alt")
     assert "assertText id=p" in alt and "failed" in alt
-    single = cookies(browser).get(browser.driver.find_element(By.LINK_TEXT, "Download the JUnit report")
+    single = browser.http_session().get(browser.driver.find_element(By.LINK_TEXT, "Download the JUnit report")
                                   .get_attribute("href"), timeout=10)  # fmt: skip
     assert single.status_code == 200 and "<testcase" in single.text and "goodbye" in single.text
     browser.assert_accessible()
@@ -147,7 +134,7 @@ def start_run_with_variable(browser, base_url: str) -> str:
 
 def test_a_long_project_run_and_a_long_script_run_are_stopped(browser, platform, site, tmp_path):
     side = write_side(tmp_path / "slow.side", "e2e-slow", {"waits": [("open", "/", ""), ("pause", "60000", "")]})
-    log_in_as_admin(browser)
+    browser.log_in_as_admin()
     upload(browser, side, "Imported “e2e-slow”")
     start_run(browser, "e2e-slow", site)
     browser.wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.step-passed"), 60, "the open step passed")
@@ -174,18 +161,12 @@ def test_a_long_project_run_and_a_long_script_run_are_stopped(browser, platform,
                .json()["state"] == "stopped", 10, 0.2, what="the API says stopped")  # fmt: skip
 
 
-def test_a_viewer_sees_a_project_but_cannot_run_or_upload(browser, platform, site, tmp_path):
+def test_a_viewer_sees_a_project_but_cannot_run_or_upload(browser, platform, site, tmp_path, viewer):
     side = write_side(tmp_path / "seen.side", "e2e-seen", {"looks": [("open", "/", "")]})
-    log_in_as_admin(browser)
+    browser.log_in_as_admin()
     upload(browser, side, "Imported “e2e-seen”")
-    browser.open("/users")
-    browser.fill("User name", "vera")
-    browser.fill("Password (at least 8 characters)", "vera-password-1")
-    browser.driver.find_element(By.CSS_SELECTOR, "#role option[value=viewer]").click()
-    browser.press("Create user")
-    browser.wait_for_text("vera")
     browser.log_out()
-    browser.log_in("vera", "vera-password-1")
+    browser.log_in(*viewer)
     browser.wait_for_text("Recent web runs")
     browser.open("/projects")
     browser.wait_for_text("e2e-seen")
@@ -197,7 +178,7 @@ def test_a_viewer_sees_a_project_but_cannot_run_or_upload(browser, platform, sit
     browser.assert_accessible()
     # Forced anyway, with the page's CSRF token: the API's refusal, as a readable page.
     token = browser.driver.find_element(By.CSS_SELECTOR, 'meta[name="csrf-token"]').get_attribute("content")
-    forced = cookies(browser).post(f"{platform.gateway}{browser.path}/run", data={"csrf_token": token,
+    forced = browser.http_session().post(f"{platform.gateway}{browser.path}/run", data={"csrf_token": token,
                                    "base_url": site}, allow_redirects=False, timeout=10)  # fmt: skip
     assert forced.status_code == 403 and forced.headers["Content-Type"].startswith("text/html")
     assert "requires role tester or higher" in forced.text and "Traceback" not in forced.text

@@ -69,7 +69,8 @@ def init_page_auth(app: Flask) -> None:
         except (ValueError, KeyError, TypeError):
             return response
         template = "error_fragment.html" if is_fragment() else "error.html"
-        page = render_template(template, status=response.status_code, code=error["code"], message=error["message"])
+        page = render_template(template, user=g.get("user"), status=response.status_code, code=error["code"],
+                               message=error["message"])  # fmt: skip
         headers = {k: v for k, v in response.headers.items() if k == "Retry-After"}
         return Response(page, response.status_code, headers, mimetype="text/html")
 
