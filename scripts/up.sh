@@ -79,6 +79,7 @@ else flower_note="user ${FLOWER_BASIC_AUTH%%:*}, password from FLOWER_BASIC_AUTH
 cat <<MSG
 
 TestFleet is starting (Ctrl-C stops everything):
+  gateway       $GW
   console       $GW/  (log in as $TESTFLEET_ADMIN_USER, $admin_note)
   web-test API  $GW/api/v1/web-test/   (ready: $GW/api/v1/web-test/ready)
   perf-test API $GW/api/v1/perf-test/  (ready: $GW/api/v1/perf-test/ready)
