@@ -41,8 +41,10 @@ def register_extensions(app: Flask, settings: ConsoleSettings) -> None:
     """Cookie sessions, CSRF, the login throttle and the HTTP client the pages call the APIs with."""
     from console_service import page_auth
 
-    # Behind the gateway: the client's address (login throttle) and scheme (Secure cookies) come from it.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    # Behind the gateway: the client's address (login throttle) and scheme (Secure cookies) come from the headers
+    # it sets itself (gateway/templates/default.conf.template); it passes the client's Host as it is, so no
+    # X-Forwarded-Host is trusted (a client could send one through it).
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
     app.config.update(
         # A key of its own, derived from AUTH_SECRET: a cookie's signature is never a valid token's.
         SECRET_KEY=hmac.new(settings.auth_secret.encode(), b"console-session", hashlib.sha256).hexdigest(),
