@@ -9,7 +9,12 @@ from typing import Any
 import requests
 from console_harness import ADMIN_PASSWORD
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -19,6 +24,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 BLOCKING_IMPACTS = {"serious", "critical"}
+REREADS = 5
+REPLACED_NODE = "does not belong to the document"
 
 
 def start_chromium() -> webdriver.Chrome:
@@ -71,6 +78,17 @@ class ConsoleBrowser:
         self.driver.find_element(By.XPATH, f'//button[normalize-space()="{text}" or @aria-label="{text}"]').click()
 
     def text(self, css: str = "main") -> str:
+        """The text of what css finds now. An element replaced while it is read (a form submitted, an htmx swap) is
+        looked up again, a few times: chromedriver says so as a stale element or, during a navigation, as a node
+        that "does not belong to the document"."""
+        for _ in range(REREADS):
+            try:
+                return self.driver.find_element(By.CSS_SELECTOR, css).text
+            except StaleElementReferenceException:
+                continue
+            except WebDriverException as exc:
+                if REPLACED_NODE not in str(exc):
+                    raise
         return self.driver.find_element(By.CSS_SELECTOR, css).text
 
     def wait_for(self, condition: Callable[[webdriver.Chrome], Any], timeout: float = 20, what: str = "") -> Any:
@@ -83,7 +101,7 @@ class ConsoleBrowser:
     def wait_for_text(self, text: str, css: str = "main", timeout: float = 20) -> None:
         """Wait until text is in what css finds, across page loads and htmx swaps; fail showing the page."""
         try:
-            self.wait_for(lambda d: text in d.find_element(By.CSS_SELECTOR, css).text, timeout, f"{text!r} in {css}")
+            self.wait_for(lambda _: text in self.text(css), timeout, f"{text!r} in {css}")
         except TimeoutException:
             raise AssertionError(
                 f"no {text!r} in {css} of {self.path} after {timeout} s: {self._main_text()!r}"
