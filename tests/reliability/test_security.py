@@ -523,8 +523,12 @@ def _send_own_traffic(platform) -> None:
         login = browser.post(f"{gw}/login", data={"username": "admin", "password": password, "csrf_token": csrf},
                              allow_redirects=False, timeout=30)  # fmt: skip
         assert login.status_code == status, login.text[:300]
+    # A login starts a fresh session with a CSRF token of its own.
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{gw}/tokens", timeout=30).text).group(1)
     csrf_header = {"X-CSRFToken": csrf}
-    made = browser.post(f"{gw}/api/v1/auth/tokens", json={"name": "scan"}, headers=csrf_header, timeout=30).json()
+    made = browser.post(f"{gw}/api/v1/auth/tokens", json={"name": "scan"}, headers=csrf_header, timeout=30)
+    assert made.status_code == 201, made.text
+    made = made.json()
     SENT_TOKENS.add(made["token"])
     api_token = {"Authorization": f"Bearer {made['token']}"}
     assert requests.get(f"{gw}/api/v1/web-test/me", headers=api_token, timeout=30).status_code == 200

@@ -75,7 +75,7 @@ def list_tokens():
 @bp.post("/tokens")
 @require_role("viewer")
 @document("Make an API token with the caller's role; the token is in this answer only.", body=TokenCreate,
-          response=TokenCreated, status=201, errors=(422,))  # fmt: skip
+          response=TokenCreated, status=201, errors=(403, 422))  # fmt: skip
 def create_token():
     """Make an API token with the caller's role; the token is in this answer only."""
     data = TokenCreate.model_validate(json_object())
