@@ -31,10 +31,7 @@ class SessionCookies(SecureCookieSessionInterface):
 def session_user() -> User | None:
     """The user the login cookie names (shared.auth calls this for requests without a bearer token)."""
     account = login_sessions.current(session=current_session())
-    if account is None:
-        return None
-    g.account = account
-    return User(id=account.id, role=Role[account.role])
+    return None if account is None else User(id=account.id, role=Role[account.role])
 
 
 def init_page_auth(app: Flask) -> None:
