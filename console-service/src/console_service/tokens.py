@@ -9,33 +9,34 @@ from redis import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console_service.config import ConsoleSettings
 from console_service.models import Account, ApiToken
+from console_service.schemas import TokenCreate
 from shared.auth import Role, User, encode_token
 from shared.db import new_id, utcnow
 from shared.errors import Forbidden, NotFound, Unprocessable
 from shared.token_revocation import revoke
 
 
-def issue(
-    *, session: Session, secret: str, user: User, name: str, expires_in_days: int | None, max_days: int
-) -> tuple[ApiToken, str]:
+def issue(*, session: Session, settings: ConsoleSettings, user: User, data: TokenCreate) -> tuple[ApiToken, str]:
     """Make a token for user with its current role; return the row and the token (never stored)."""
+    max_days = settings.api_token_max_days
     account = session.get(Account, user.id)
     if account is None or account.disabled:
         raise Forbidden("API tokens are made for console accounts; log in to the console first")
-    days = expires_in_days or max_days
+    days = data.expires_in_days or max_days
     if days > max_days:
         raise Unprocessable(
             f"expires_in_days: at most {max_days}", details=[{"field": "expires_in_days", "message": f"≤ {max_days}"}]
         )
     now = utcnow()
     row = ApiToken(
-        id=new_id(), account_id=user.id, name=name, role=user.role.name, created_at=now,
+        id=new_id(), account_id=user.id, name=data.name, role=user.role.name, created_at=now,
         expires_at=now + timedelta(days=days),
     )  # fmt: skip
     session.add(row)
     session.commit()
-    token = encode_token(secret, user.id, user.role.name, days * 86400, token_id=row.id)
+    token = encode_token(settings.auth_secret, user.id, user.role.name, days * 86400, token_id=row.id)
     return row, token
 
 

@@ -35,10 +35,7 @@ def create():
         )
     except ValidationError as exc:
         return _page(errors=form_errors(exc)), 422
-    _row, token = tokens.issue(
-        session=current_session(), secret=settings.auth_secret, user=current_user(), name=data.name,
-        expires_in_days=data.expires_in_days, max_days=settings.api_token_max_days,
-    )  # fmt: skip
+    _row, token = tokens.issue(session=current_session(), settings=settings, user=current_user(), data=data)
     return _page(new_token=token, new_token_name=data.name), 201
 
 

@@ -80,10 +80,7 @@ def create_token():
     """Make an API token with the caller's role; the token is in this answer only."""
     data = TokenCreate.model_validate(json_object())
     settings = current_app.extensions["settings"]
-    row, token = tokens.issue(
-        session=current_session(), secret=settings.auth_secret, user=current_user(), name=data.name,
-        expires_in_days=data.expires_in_days, max_days=settings.api_token_max_days,
-    )  # fmt: skip
+    row, token = tokens.issue(session=current_session(), settings=settings, user=current_user(), data=data)
     return respond(TokenCreated, {**TokenRead.model_validate(row).model_dump(), "token": token}, 201)
 
 
