@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
 from redis import Redis
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -18,15 +19,21 @@ from shared.db import current_session, utcnow
 from shared.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
+# Set on the app once an account is known to exist: from then on a login does not look again.
+FIRST_ADMIN_CHECKED = "console_first_admin_checked"
 
 
 def ensure_first_admin(settings: ConsoleSettings) -> None:
-    """At start and before each login: the first admin exists once the database answers."""
+    """At start, and at a login while the start could not check: the first admin exists once the database answers."""
+    if current_app.extensions.get(FIRST_ADMIN_CHECKED):
+        return
     try:
         create_first_admin(session=current_session(), user=settings.admin_user, password=settings.admin_password)
     except DBAPIError as exc:  # the database is not up yet: the next login tries again
         current_session().rollback()
         log.warning("could not check for the first admin yet: %s", exc.__class__.__name__)
+        return
+    current_app.extensions[FIRST_ADMIN_CHECKED] = True
 
 
 def create_first_admin(*, session: Session, user: str, password: str) -> bool:
