@@ -1,4 +1,4 @@
-"""The scheduler service: create_app() builds its Flask API (schedules, jobs, status)."""
+"""The scheduler service: create_app() builds its Flask API (schedules, jobs, status, webhooks)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ def create_app(settings: SchedulerSettings | None = None) -> Flask:
     from scheduler_service.views.jobs import bp as jobs_bp
     from scheduler_service.views.schedules import bp as schedules_bp
     from scheduler_service.views.status import bp as status_bp
+    from scheduler_service.views.webhooks import bp as webhooks_bp
 
     blueprints = [(paths.SCHEDULER, status_bp), (paths.SCHEDULER, jobs_bp), (paths.SCHEDULES, schedules_bp)]
+    blueprints.append((paths.WEBHOOKS, webhooks_bp))
     app = create_service_app(
         __name__, settings, tasks="scheduler_service.tasks", blueprints=blueprints, extra_checks=checks
     )

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from scheduler_service.cron import validate_cron
 from shared import names, paths
 from shared.config import BaseServiceSettings
+from shared.host_policy import HostPolicy, endpoints_of_urls, internal_endpoints
 
 
 class SchedulerSettings(BaseServiceSettings):
@@ -42,6 +43,10 @@ class SchedulerSettings(BaseServiceSettings):
     schedule_fire_timeout_s: float = Field(default=10, gt=0)
     schedule_token_ttl_s: int = Field(default=300, ge=30)
 
+    # Webhooks: which receivers a URL may name (shared/host_policy.py: loopback, link-local and metadata
+    # addresses only when named, the platform's own endpoints never).
+    webhook_allowed_hosts: str = "*"
+
     # Where /status asks each service's /ready (compose and k8s point these at services).
     web_test_url: str = "http://127.0.0.1:5001"
     perf_test_url: str = "http://127.0.0.1:5002"
@@ -64,6 +69,14 @@ class SchedulerSettings(BaseServiceSettings):
             names.SCHEDULER_SERVICE: self.scheduler_url,
         }
         return {service: base + paths.ready_path(service) for service, base in bases.items()}
+
+    @property
+    def webhook_policy(self) -> HostPolicy:
+        """Where a webhook may POST: as a load test's targets, and never to the platform's own endpoints."""
+        internal = internal_endpoints(self) + endpoints_of_urls(
+            [self.web_test_url, self.perf_test_url, self.scheduler_url]
+        )
+        return HostPolicy.from_setting(self.webhook_allowed_hosts, "WEBHOOK_ALLOWED_HOSTS", internal)
 
     @property
     def target_urls(self) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Tables the scheduler service owns: cron schedules and system job runs."""
+"""Tables the scheduler service owns: cron schedules, system job runs and webhooks."""
 
 from __future__ import annotations
 
@@ -45,3 +45,27 @@ class JobRun(Base):
     service: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     outcome: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Webhook(OwnedColumns, Base):
+    """Where events are POSTed: a URL, which events (and of which targets), in which body format.
+
+    The signing secret is shown once, at creation or rotation; the previous one signs too until
+    previous_secret_expires_at, so a receiver can switch without losing a delivery.
+    """
+
+    __tablename__ = "webhooks"
+
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    # {kinds: [...], project_ids: [...], script_ids: [...], scenario_ids: [...]}; an empty list matches all.
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    format: Mapped[str] = mapped_column(String(16), default="json")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why the platform disabled it (a 410, or failures for too long); cleared when a user enables it again.
+    disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The first failed attempt since the last success: failures for webhook_disable_after_s disable it.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

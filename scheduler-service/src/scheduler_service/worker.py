@@ -1,4 +1,4 @@
-"""`celery -A scheduler_service.worker worker -Q maintenance` and `... beat`."""
+"""`celery -A scheduler_service.worker worker -Q maintenance,webhooks` and `... beat`."""
 
 from scheduler_service import create_app
 from scheduler_service.beat import init_beat

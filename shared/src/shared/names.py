@@ -4,7 +4,10 @@
 WEB_QUEUE = "web"
 PERF_QUEUE = "perf"
 MAINTENANCE_QUEUE = "maintenance"
-ALL_QUEUES = (WEB_QUEUE, PERF_QUEUE, MAINTENANCE_QUEUE)
+# Webhook events and their deliveries: consumed by the maintenance worker (-Q maintenance,webhooks), kept
+# apart so a slow receiver never delays a schedule's firing.
+WEBHOOKS_QUEUE = "webhooks"
+ALL_QUEUES = (WEB_QUEUE, PERF_QUEUE, MAINTENANCE_QUEUE, WEBHOOKS_QUEUE)
 
 # Services, as they appear in URLs (/api/v1/<service>/...) and in settings.
 WEB_TEST_SERVICE = "web-test"
@@ -40,7 +43,9 @@ TASK_ROUTES = {
     "web.*": {"queue": WEB_QUEUE},
     "perf.*": {"queue": PERF_QUEUE},
     "maintenance.*": {"queue": MAINTENANCE_QUEUE},
+    "webhooks.*": {"queue": WEBHOOKS_QUEUE},
 }
+
 
 # Beat entries (scheduler-service sends them by task name, never by import).
 BEAT_CLEANUP_WEB = "cleanup-old-results-web"

@@ -28,6 +28,7 @@ PROJECT_RUNS = f"{WEB_TEST}/project-runs"
 SCENARIOS = f"{PERF_TEST}/scenarios"
 PERF_RUNS = f"{PERF_TEST}/runs"
 SCHEDULES = f"{API_V1}/schedules"
+WEBHOOKS = f"{API_V1}/webhooks"
 AUTH = f"{API_V1}/auth"
 
 # Where a run of each target kind is started (what a schedule's firing POSTs to).
