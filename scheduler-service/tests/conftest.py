@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from scheduler_service.config import SchedulerSettings
 from shared.testing import migrated_app, service_settings
+
+# webhook_recipe.py sits beside this file; --import-mode=importlib puts no test folder on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 class TargetServer:

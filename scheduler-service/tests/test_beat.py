@@ -48,6 +48,7 @@ def test_entries_go_to_each_service_by_name(monkeypatch):
         names.BEAT_REAP_WEB: names.WEB_REAP_STUCK_RUNS,
         names.BEAT_REAP_PERF: names.PERF_REAP_STUCK_RUNS,
         names.BEAT_EVALUATE_SCHEDULES: names.MAINTENANCE_EVALUATE_SCHEDULES,
+        names.BEAT_SWEEP_WEBHOOKS: names.WEBHOOKS_SWEEP,
     }
     cleanup = entries[names.BEAT_CLEANUP_WEB]
     assert cleanup["schedule"] == crontab(minute="30", hour="3") and cleanup["kwargs"] == {"retention_days": 7}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from pathlib import Path
+
+from webhook_recipe import documented_recipe
 
 from scheduler_service.signing import new_secret, signature_headers
 from scheduler_service.webhook_bodies import render
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 EVENT = {
     "id": "evt_0123456789abcdef0123456789abcdef",
     "type": "run.became_failing",
@@ -25,15 +24,6 @@ EVENT = {
         "links": {"console": "https://testfleet.example/project-runs/r1"},
     },
 }
-
-
-def documented_recipe() -> dict:
-    """The Python snippet of docs/webhooks.md, run as a user would paste it."""
-    snippet = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    assert snippet, "docs/webhooks.md lost its verification snippet"
-    namespace: dict = {}
-    exec(snippet.group(1), namespace)  # noqa: S102 - our own documentation
-    return namespace
 
 
 def test_the_documented_recipe_verifies_both_signatures():

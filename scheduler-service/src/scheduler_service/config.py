@@ -44,13 +44,33 @@ class SchedulerSettings(BaseServiceSettings):
     schedule_token_ttl_s: int = Field(default=300, ge=30)
 
     # Webhooks: which receivers a URL may name (shared/host_policy.py: loopback, link-local and metadata
-    # addresses only when named, the platform's own endpoints never).
+    # addresses only when named, the platform's own endpoints never), the timeout of one POST, the waits
+    # before each retry (seconds, jittered by +-10 %), how long a webhook may fail before it is disabled,
+    # how often beat sends what is due, how long an attempt holds its delivery.
     webhook_allowed_hosts: str = "*"
+    webhook_timeout_s: float = Field(default=10, gt=0, le=60)
+    webhook_retry_schedule_s: str = "5,300,1800,7200,18000,36000,36000"
+    webhook_disable_after_s: float = Field(default=5 * 24 * 3600, gt=0)
+    webhook_sweep_interval_s: float = Field(default=5, gt=0)
+    webhook_lease_s: float = Field(default=30, ge=15)
 
     # Where /status asks each service's /ready (compose and k8s point these at services).
     web_test_url: str = "http://127.0.0.1:5001"
     perf_test_url: str = "http://127.0.0.1:5002"
     scheduler_url: str = "http://127.0.0.1:5003"
+
+    @field_validator("webhook_retry_schedule_s")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        delays = [float(item) for item in value.split(",") if item.strip()]
+        if any(delay < 0 for delay in delays):
+            raise ValueError("retry delays are seconds >= 0, comma-separated")
+        return value
+
+    @property
+    def webhook_retry_delays_s(self) -> tuple[float, ...]:
+        """The wait before each retry of a failed delivery (WEBHOOK_RETRY_SCHEDULE_S, e.g. 5,300,1800)."""
+        return tuple(float(item) for item in self.webhook_retry_schedule_s.split(",") if item.strip())
 
     @field_validator("cleanup_cron")
     @classmethod

@@ -1,4 +1,4 @@
-"""Beat entries: daily cleanup and the reaper on each service's queue, schedule evaluation.
+"""Beat entries: daily cleanup and the reaper on each service's queue, schedule evaluation, the webhook sweep.
 
 Every entry names its task (send_task semantics): the scheduler imports no other service.
 """
@@ -52,6 +52,11 @@ def beat_schedule(settings: SchedulerSettings) -> dict[str, dict]:
             "schedule": _evaluate_schedule(settings.schedule_evaluate_interval_s),
             "options": {"expires": settings.schedule_evaluate_interval_s},
         },
+    }
+    entries[names.BEAT_SWEEP_WEBHOOKS] = {
+        "task": names.WEBHOOKS_SWEEP,
+        "schedule": settings.webhook_sweep_interval_s,
+        "options": {"expires": settings.webhook_sweep_interval_s},
     }
     if settings.beat_ping_interval_s:
         entries[names.BEAT_PING_MAINTENANCE] = {

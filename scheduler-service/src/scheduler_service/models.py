@@ -1,10 +1,10 @@
-"""Tables the scheduler service owns: cron schedules, system job runs and webhooks."""
+"""Tables the scheduler service owns: cron schedules, system job runs, webhooks and their deliveries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduler_service.cron import next_fire_times
@@ -56,6 +56,8 @@ class Webhook(OwnedColumns, Base):
 
     __tablename__ = "webhooks"
 
+    # The owner's role at creation: an admin's webhook hears of every run, a tester's of their own.
+    owner_role: Mapped[str] = mapped_column(String(16), default="tester")
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list] = mapped_column(JSON, default=list)
     # {kinds: [...], project_ids: [...], script_ids: [...], scenario_ids: [...]}; an empty list matches all.
@@ -69,3 +71,34 @@ class Webhook(OwnedColumns, Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # The first failed attempt since the last success: failures for webhook_disable_after_s disable it.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: the exact body it sends, every attempt, and when to try next.
+
+    state: pending (waiting for its next attempt at next_attempt_at), delivered, or dead (no retry left).
+    An attempt first moves next_attempt_at a lease ahead, so a worker killed while sending leaves a
+    delivery the sweep finds due again once the lease has passed (webhook_delivery.py).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_log", "webhook_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    webhook_id: Mapped[str] = mapped_column(String(32), ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Retries used from the schedule; a redeliver starts the schedule again.
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The attempts, oldest first: {at, status_code, duration_ms, error, response}.
+    log: Mapped[list] = mapped_column(JSON, default=list)

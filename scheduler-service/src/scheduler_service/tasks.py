@@ -1,4 +1,4 @@
-"""Celery tasks of the maintenance queue: thin wrappers over plain functions."""
+"""Celery tasks of the maintenance and webhooks queues: thin wrappers over plain functions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask import current_app
 from pydantic import ValidationError
 
 from scheduler_service import service as scheduler
+from scheduler_service import webhook_delivery
 from scheduler_service.schemas import JobReport
 from shared import names
 from shared.db import iso, utcnow
@@ -70,3 +71,37 @@ def fire_schedule(self, schedule_id: str, slot: str | None = None) -> dict | Non
     if outcome and outcome["retryable"] and self.request.retries < FIRE_RETRIES:
         raise self.retry(countdown=FIRE_RETRY_BACKOFF_S * 2**self.request.retries)
     return outcome
+
+
+# --- webhooks (queue "webhooks") ------------------------------------------------------------
+
+
+@shared_task(name=names.WEBHOOKS_PUBLISH_EVENT)
+def publish_event(event: dict) -> dict:
+    """Turn a run event into a delivery per matching webhook, and send each webhook's deliveries."""
+    webhook_ids = webhook_delivery.enqueue_event(_session(), event)
+    for webhook_id in webhook_ids:
+        _celery().send_task(names.WEBHOOKS_DELIVER, kwargs={"webhook_id": webhook_id})
+    return {"event": event.get("id"), "webhooks": webhook_ids}
+
+
+@shared_task(name=names.WEBHOOKS_DELIVER)
+def deliver(webhook_id: str) -> dict:
+    """Send one webhook's due deliveries, in order (a no-op while another worker does)."""
+    redis = current_app.extensions["redis"]
+    return webhook_delivery.deliver_due(_session(), _settings(), redis, webhook_id)
+
+
+@shared_task(name=names.WEBHOOKS_SWEEP)
+def sweep() -> dict:
+    """From beat: send deliver() for every webhook with a delivery due (retries, leases that lapsed)."""
+    webhook_ids = webhook_delivery.due_webhooks(_session(), utcnow())
+    for webhook_id in webhook_ids:
+        _celery().send_task(
+            names.WEBHOOKS_DELIVER, kwargs={"webhook_id": webhook_id}, expires=_settings().webhook_sweep_interval_s
+        )
+    return {"webhooks": webhook_ids}
+
+
+def _celery():
+    return current_app.extensions["celery"]

@@ -88,3 +88,31 @@ class WebhookWithSecret(WebhookRead):
 
 class WebhookList(Page):
     items: list[WebhookRead]
+
+
+class Attempt(BaseModel):
+    at: datetime
+    status_code: int | None = Field(description="the receiver's answer; null when it could not be reached")
+    duration_ms: int
+    error: str | None = None
+    response: str | None = Field(default=None, description="the start of the response body")
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    webhook_id: str
+    event_id: str = Field(description="the event's id, sent as webhook-id")
+    event_type: str
+    state: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[Attempt] = Field(description="every attempt, oldest first")
+    body: str = Field(description="the request body, exactly as sent")
+
+
+class DeliveryList(Page):
+    items: list[DeliveryRead]

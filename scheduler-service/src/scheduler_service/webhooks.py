@@ -6,19 +6,22 @@ it: not viewers, unlike schedules.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import Select, select
 
 from scheduler_service.config import SchedulerSettings
-from scheduler_service.models import Webhook
+from scheduler_service.models import Webhook, WebhookDelivery
 from scheduler_service.signing import new_secret
+from scheduler_service.webhook_delivery import add_delivery
 from scheduler_service.webhook_schemas import WebhookCreate, WebhookPatch
 from shared.auth import Role, User
-from shared.db import utcnow
+from shared.db import iso, utcnow
 from shared.errors import NotFound, Unprocessable
 from shared.host_policy import HostNotAllowed
 
+TEST_EVENT = "webhook.test"
 # After a rotation the previous secret still signs for this long.
 PREVIOUS_SECRET_VALID = timedelta(hours=24)
 
@@ -35,6 +38,7 @@ def create_webhook(session, settings: SchedulerSettings, user: User, data: Webho
     check_url(settings, data.url)
     webhook = Webhook(
         owner=user.id,
+        owner_role=user.role.name,
         name=data.name,
         url=data.url,
         events=list(dict.fromkeys(data.events)),
@@ -89,3 +93,38 @@ def rotate_secret(session, user: User, webhook_id: str) -> Webhook:
 def delete_webhook(session, user: User, webhook_id: str) -> None:
     session.delete(get_webhook(session, user, webhook_id))
     session.commit()
+
+
+# --- the delivery log ------------------------------------------------------------------------
+
+
+def deliveries_query(session, user: User, webhook_id: str) -> Select:
+    """The webhook's deliveries, newest first (404 unless the user may see the webhook)."""
+    get_webhook(session, user, webhook_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+    return query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+
+
+def redeliver(session, user: User, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    """Send a delivery again, now, with the whole retry schedule ahead of it (same event id, same body)."""
+    get_webhook(session, user, webhook_id)
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook_id:
+        raise NotFound(f"delivery {delivery_id} not found")
+    delivery.state, delivery.retries, delivery.next_attempt_at = "pending", 0, utcnow()
+    session.commit()
+    return delivery
+
+
+def test_event(session, user: User, webhook_id: str) -> WebhookDelivery:
+    """A webhook.test event for this webhook only, delivered like any other (signed, retried, logged)."""
+    webhook = get_webhook(session, user, webhook_id)
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "type": TEST_EVENT,
+        "created_at": iso(utcnow()),
+        "data": {"webhook_id": webhook.id, "webhook_name": webhook.name, "message": "a test event from TestFleet"},
+    }
+    delivery = add_delivery(session, webhook, event)
+    assert delivery is not None  # a fresh event id
+    return delivery

@@ -46,6 +46,16 @@ TASK_ROUTES = {
     "webhooks.*": {"queue": WEBHOOKS_QUEUE},
 }
 
+# Webhooks (scheduler-service): an event from any service's run lifecycle is published with
+# WEBHOOKS_PUBLISH_EVENT (args: [envelope]); it becomes one delivery per matching webhook, which
+# WEBHOOKS_DELIVER sends in order (kwargs webhook_id); WEBHOOKS_SWEEP, from beat, sends what is due.
+WEBHOOKS_PUBLISH_EVENT = "webhooks.publish_event"
+WEBHOOKS_DELIVER = "webhooks.deliver"
+WEBHOOKS_SWEEP = "webhooks.sweep"
+BEAT_SWEEP_WEBHOOKS = "sweep-webhooks"
+# Held while one worker sends a webhook's deliveries (their order), per webhook.
+WEBHOOK_LOCK_KEY = "testfleet:webhook-lock:{webhook_id}"
+
 
 # Beat entries (scheduler-service sends them by task name, never by import).
 BEAT_CLEANUP_WEB = "cleanup-old-results-web"

@@ -1,11 +1,23 @@
-"""/api/v1/webhooks: create (the secret shown once), list, read, change, rotate the secret, delete."""
+"""/api/v1/webhooks: create (the secret shown once), list, read, change, rotate the secret, delete;
+the delivery log, redeliver, send a test event."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, current_app
 
 from scheduler_service import webhooks
-from scheduler_service.webhook_schemas import WebhookCreate, WebhookList, WebhookPatch, WebhookRead, WebhookWithSecret
+from scheduler_service.webhook_schemas import (
+    DeliveryList,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookList,
+    WebhookPatch,
+    WebhookRead,
+    WebhookWithSecret,
+)
+from shared import names
 from shared.auth import current_user, require_role
 from shared.body import json_object
 from shared.db import current_session
@@ -14,6 +26,7 @@ from shared.pagination import paginate
 from shared.responses import respond
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
 
 
 def _settings():
@@ -74,3 +87,42 @@ def delete(webhook_id: str):
     """Delete a webhook and its delivery log."""
     webhooks.delete_webhook(current_session(), current_user(), webhook_id)
     return "", 204
+
+
+@bp.get("/<webhook_id>/deliveries")
+@require_role("tester")
+@document("The webhook's delivery log, newest first: each attempt's status, duration and answer.",
+          response=DeliveryList, query=PAGE_QUERY)  # fmt: skip
+def deliveries(webhook_id: str):
+    """The webhook's delivery log, newest first: each attempt's status, duration and answer."""
+    return paginate(current_session(), webhooks.deliveries_query(current_session(), current_user(), webhook_id),
+                    DeliveryRead)  # fmt: skip
+
+
+@bp.post("/<webhook_id>/deliveries/<delivery_id>/redeliver")
+@require_role("tester")
+@document("Send a delivery again now (same event id and body), with the whole retry schedule.",
+          response=DeliveryRead, status=202)  # fmt: skip
+def redeliver(webhook_id: str, delivery_id: str):
+    """Send a delivery again now (same event id and body), with the whole retry schedule."""
+    delivery = webhooks.redeliver(current_session(), current_user(), webhook_id, delivery_id)
+    _send_now(webhook_id)
+    return respond(DeliveryRead, delivery, 202)
+
+
+@bp.post("/<webhook_id>/test")
+@require_role("tester")
+@document("Send a webhook.test event to this webhook; 202 with its delivery.", response=DeliveryRead, status=202)
+def test(webhook_id: str):
+    """Send a webhook.test event to this webhook; 202 with its delivery."""
+    delivery = webhooks.test_event(current_session(), current_user(), webhook_id)
+    _send_now(webhook_id)
+    return respond(DeliveryRead, delivery, 202)
+
+
+def _send_now(webhook_id: str) -> None:
+    # If the broker is away the delivery waits in the database; beat's sweep sends it.
+    try:
+        current_app.extensions["celery"].send_task(names.WEBHOOKS_DELIVER, kwargs={"webhook_id": webhook_id})
+    except Exception:
+        log.warning("could not queue delivery of webhook %s; the sweep will", webhook_id, exc_info=True)
