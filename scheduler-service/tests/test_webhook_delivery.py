@@ -42,7 +42,8 @@ class Receiver:
                     receiver.received.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                     status, headers = receiver.replies.pop(0) if receiver.replies else (200, {})
                 receiver.arrived.set()
-                while receiver.hold.is_set():
+                held_until = time.monotonic() + 60  # a held request still answers within a deadline
+                while receiver.hold.is_set() and time.monotonic() < held_until:
                     time.sleep(0.05)
                 self.send_response(status)
                 for name, value in headers.items():
