@@ -70,6 +70,7 @@ class Platform:
             # What scripts/up.sh would set, here explicitly so a worker a test starts beside the platform
             # (faults_helpers.own_worker) judges targets exactly as the platform's own workers do.
             "WEB_ALLOWED_HOSTS": TEST_WEB_ALLOWED_HOSTS,
+            "WEBHOOK_ALLOWED_HOSTS": TEST_WEB_ALLOWED_HOSTS,  # the tests' receivers listen on loopback too
             "PLATFORM_ENDPOINTS": ",".join(f"127.0.0.1:{port}" for port in self.ports.values()),
             **self.extra_env,
         }

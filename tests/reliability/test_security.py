@@ -35,7 +35,7 @@ SERVICES = ("web-test", "perf-test", "scheduler")
 OWNER, OTHER = "sec-owner", "sec-other"
 CALLERS = ("none", "viewer", "owner", "other", "admin")
 SENT_TOKENS: set[str] = set()
-NOT_FOUND_RESOURCE = re.compile(r"^(project|script|scenario|run|schedule)\b.*not found$")
+NOT_FOUND_RESOURCE = re.compile(r"^(project|script|scenario|run|schedule|webhook|delivery)\b.*not found$")
 
 
 def _headers(platform, caller: str) -> dict[str, str]:
@@ -137,6 +137,10 @@ def owned(platform, redirect_servers):
     requests.post(f"{gw}/api/v1/web-test/scripts/{script['id']}/stop", headers=headers, timeout=30)
     perf_final = _wait_terminal(gw, f"/api/v1/perf-test/runs/{perf_run.json()['run_id']}", headers)
     _wait_terminal(gw, f"/api/v1/web-test/runs/{web_run.json()['run_id']}", headers)
+    webhook = requests.post(f"{gw}/api/v1/webhooks", headers=headers, timeout=30, json=WEBHOOK_BODY)
+    assert webhook.status_code == 201, webhook.text
+    delivery = requests.post(f"{gw}/api/v1/webhooks/{webhook.json()['id']}/test", headers=headers, timeout=30)
+    assert delivery.status_code == 202, delivery.text
     return {
         "script_id": script["id"],
         "project_id": project["project"]["id"],
@@ -146,6 +150,8 @@ def owned(platform, redirect_servers):
         "web_run_id": web_run.json()["run_id"],
         "perf_run_id": perf_run.json()["run_id"],
         "perf_final": perf_final,
+        "webhook_id": webhook.json()["id"],
+        "delivery_id": delivery.json()["id"],
     }
 
 
@@ -155,6 +161,8 @@ SIDE_BODY = {"version": "2.0", "name": "sec", "url": "http://127.0.0.1:9",
              "suites": [{"id": "s", "name": "sec", "tests": ["t"]}]}  # fmt: skip
 SCENARIO_BODY = {"name": "sec", "host": "http://127.0.0.1:9", "requests": [{"path": "/"}]}
 SCHEDULE_BODY = {"name": "sec", "cron": "0 3 1 1 *", "enabled": False, "target": {"kind": "web-test", "id": "nope"}}
+# Nothing listens on port 9: its deliveries fail and wait for their retries, which is all this file needs.
+WEBHOOK_BODY = {"name": "sec", "url": "http://127.0.0.1:9/hook", "events": ["run.finished"]}
 INVALID = {"__not_a_field__": True}
 
 
@@ -170,7 +178,9 @@ def _fresh(platform, service: str) -> dict[str, str]:
         return {"scenario_id": requests.post(f"{gw}/api/v1/perf-test/scenarios", json=SCENARIO_BODY, headers=headers,
                                              timeout=30).json()["id"]}  # fmt: skip
     return {"schedule_id": requests.post(f"{gw}/api/v1/schedules", json=SCHEDULE_BODY, headers=headers,
-                                         timeout=30).json()["id"]}  # fmt: skip
+                                         timeout=30).json()["id"],
+            "webhook_id": requests.post(f"{gw}/api/v1/webhooks", json=WEBHOOK_BODY, headers=headers,
+                                        timeout=30).json()["id"]}  # fmt: skip
 
 
 def _body_for(path: str, method: str):
@@ -201,6 +211,8 @@ def _expected(caller: str, method: str, path: str) -> str:
         return "401"
     if path.endswith("/scheduler/jobs"):  # system jobs: viewers and admins
         return "403" if caller in ("owner", "other") else "ok"
+    if caller == "viewer" and path.startswith("/api/v1/webhooks"):  # URLs and secrets: not a viewer's to read
+        return "403"
     if caller == "viewer":
         return "ok" if method == "GET" else "403"
     if caller == "other" and "{" in path:  # another tester's resource does not exist for it
@@ -214,6 +226,7 @@ OWNED_LISTS = (
     ("/api/v1/web-test/projects", "project_id"),
     ("/api/v1/perf-test/scenarios", "scenario_id"),
     ("/api/v1/schedules", "schedule_id"),
+    ("/api/v1/webhooks", "webhook_id"),
 )
 
 
@@ -245,7 +258,8 @@ def test_authorization_matrix_every_endpoint_every_caller(platform, owned):
     assert not wrong, "\n".join(wrong)
     # Lists: a tester sees only its own; viewer and admin see the owner's.
     for list_path, key in OWNED_LISTS:
-        for caller, visible in (("other", False), ("viewer", True), ("admin", True), ("owner", True)):
+        viewer = () if key == "webhook_id" else (("viewer", True),)
+        for caller, visible in (("other", False), *viewer, ("admin", True), ("owner", True)):
             ids = set()
             offset = 0
             while True:
